@@ -1,0 +1,141 @@
+"""The explain document: one stable JSON shape, and its text rendering.
+
+Shape (documented in the README)::
+
+    {"query": str, "dialect": str,
+     "fragments": [{"id", "source", "source_type", "tables", "request", "pushed",
+                    "residual_filters", "analyze"?: {"rows", "bytes", "seconds"}}],
+     "arrow": {"sql": str | null, "operations": [str]},
+     "analyze"?: {"seconds", "rows", "arrow_seconds"}}
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from sqlglot import exp
+
+if TYPE_CHECKING:
+    from federation.catalog import Catalog
+    from federation.plan import Plan
+    from federation.run import RunStats
+
+
+def operations(residual: exp.Expression | None) -> list[str]:
+    """What the Arrow side does, in words a reader of explain expects."""
+    if residual is None:
+        return []
+    ops: list[str] = []
+
+    def add(name: str) -> None:
+        if name not in ops:
+            ops.append(name)
+
+    for node in residual.walk():
+        if isinstance(node, exp.Join):
+            add("join")
+        elif isinstance(node, exp.Where):
+            add("filter")
+        elif isinstance(node, exp.Group) or isinstance(node, exp.AggFunc):
+            add("aggregate")
+        elif isinstance(node, exp.Having):
+            add("having")
+        elif isinstance(node, exp.Window):
+            add("window")
+        elif isinstance(node, exp.Distinct):
+            add("distinct")
+        elif isinstance(node, exp.SetOperation):
+            add(type(node).__name__.lower())
+        elif isinstance(node, exp.Order):
+            add("sort")
+        elif isinstance(node, exp.Limit):
+            add("limit")
+    return ops or ["project"]
+
+
+def plan_json(plan: Plan, catalog: Catalog, stats: RunStats | None = None) -> dict[str, Any]:
+    frags = []
+    for f in plan.fragments:
+        requests = [r.to_json() for r in catalog.connector(f.source).native_request(f.request)]
+        entry: dict[str, Any] = {
+            "id": f.id,
+            "source": f.source,
+            "source_type": f.source_type,
+            "tables": list(f.tables),
+            "request": requests[0] if len(requests) == 1 else {"kind": "multi", "requests": requests},
+            "pushed": f.pushed.to_json(),
+            "residual_filters": list(f.residual_filters),
+        }
+        if stats is not None:
+            st = stats.fragments.get(f.id)
+            entry["analyze"] = {
+                "rows": st.rows if st else 0,
+                "bytes": st.bytes if st else 0,
+                "seconds": round(st.seconds, 6) if st else 0.0,
+            }
+        frags.append(entry)
+    doc: dict[str, Any] = {
+        "query": plan.sql,
+        "dialect": plan.dialect,
+        "fragments": frags,
+        "arrow": {"sql": plan.residual_sql, "operations": list(plan.operations)},
+    }
+    if stats is not None:
+        doc["analyze"] = {
+            "seconds": round(stats.seconds, 6),
+            "arrow_seconds": round(stats.arrow_seconds, 6),
+            "rows": stats.rows,
+        }
+    return doc
+
+
+def render_text(doc: dict[str, Any]) -> str:
+    """A readable explain: each fragment with what its source received, then Arrow's part."""
+    lines = [f"Query: {doc['query']}", ""]
+    for f in doc["fragments"]:
+        lines.append(f"Fragment {f['id']}  source={f['source']} ({f['source_type']})  tables={', '.join(f['tables'])}")
+        req = f["request"]
+        reqs = req["requests"] if req.get("kind") == "multi" else [req]
+        for r in reqs:
+            if r.get("kind") == "sql":
+                lines.append(f"  native SQL: {r.get('sql')}")
+            elif r.get("kind") == "http":
+                body = r.get("body")
+                lines.append(f"  HTTP {r.get('method')} {r.get('path')}")
+                if body is not None:
+                    lines.append(f"    body: {json.dumps(body, sort_keys=True, default=str)}")
+                if "estimated_requests" in r:
+                    lines.append(f"    estimated requests: {r['estimated_requests']}")
+            else:
+                extra = {k: v for k, v in r.items() if k != "kind"}
+                lines.append(f"  {r.get('kind')}: {json.dumps(extra, sort_keys=True, default=str)}")
+        p = f["pushed"]
+        parts = [f"columns={','.join(p['columns'])}"]
+        if p["filters"]:
+            parts.append(f"filters=[{' AND '.join(p['filters'])}]")
+        if p["order"]:
+            parts.append(f"order=[{', '.join(p['order'])}]")
+        if p["limit"] is not None:
+            parts.append(f"limit={p['limit']}")
+        if p["aggregate"]:
+            parts.append("aggregate")
+        if p["join"]:
+            parts.append("join")
+        lines.append(f"  pushed: {' '.join(parts)}")
+        if f["residual_filters"]:
+            lines.append(f"  re-checked in Arrow: {' AND '.join(f['residual_filters'])}")
+        if "analyze" in f:
+            a = f["analyze"]
+            lines.append(f"  fetched: {a['rows']} rows, {a['bytes']} bytes in {a['seconds']:.4f} s")
+        lines.append("")
+    arrow = doc["arrow"]
+    if arrow["sql"]:
+        lines.append(f"Arrow ({', '.join(arrow['operations'])}):")
+        lines.append(f"  {arrow['sql']}")
+    else:
+        lines.append("Arrow: nothing (the source answers the whole query)")
+    if "analyze" in doc:
+        a = doc["analyze"]
+        lines.append(f"Total: {a['rows']} rows in {a['seconds']:.4f} s (Arrow {a['arrow_seconds']:.4f} s)")
+    return "\n".join(lines)

@@ -1,0 +1,151 @@
+"""The Python API: a loaded workspace you query, explain and inspect.
+
+>>> from federation import Workspace
+>>> ws = Workspace.load("configs")
+>>> table = ws.query("SELECT country, count(*) FROM shop.customers GROUP BY 1")
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from federation.catalog import Catalog
+from federation.errors import CdpError, SourceError, UsageError, did_you_mean
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from connectors.base import Connector, TableInfo
+    from federation.config.model import WorkspaceConfig
+    from federation.plan import Plan
+
+
+class Workspace:
+    """Sources (and, later, the unified model) declared in one folder of YAML."""
+
+    def __init__(self, config: WorkspaceConfig) -> None:
+        self.config = config
+        self.root = Path(config.root)
+        self._connectors: dict[str, Connector] = {}
+        self._lock = threading.Lock()
+        self.catalog = Catalog(self.connector, list(config.sources))
+
+    # -- construction -------------------------------------------------------------
+    @classmethod
+    def load(cls, path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Workspace:
+        """Load the workspace at ``path`` (else $CDP_WORKSPACE, else ./configs)."""
+        from federation.config.load import load_workspace, resolve_workspace_dir
+
+        root = resolve_workspace_dir(path)
+        return cls(load_workspace(root, env=env))
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            conns, self._connectors = list(self._connectors.values()), {}
+        for c in conns:
+            try:
+                c.close()
+            except Exception:  # closing is best effort; the answer is already out
+                pass
+
+    # -- sources ------------------------------------------------------------------
+    def source_names(self) -> list[str]:
+        return list(self.config.sources)
+
+    def _source(self, name: str):  # type: ignore[no-untyped-def]
+        if name not in self.config.sources:
+            raise UsageError(
+                f"no source named '{name}'",
+                hint=did_you_mean(name, self.source_names()) or f"Sources: {', '.join(self.source_names()) or '(none)'}.",
+            )
+        return self.config.sources[name]
+
+    def connector(self, name: str) -> Connector:
+        cfg = self._source(name)
+        with self._lock:
+            conn = self._connectors.get(name)
+            if conn is None:
+                from connectors.registry import create
+
+                try:
+                    conn = create(cfg, self.root)
+                except CdpError:
+                    raise
+                except ImportError as e:
+                    from connectors.registry import SOURCE_TYPES
+
+                    hint = SOURCE_TYPES[cfg.type].install_hint
+                    raise SourceError(name, f"its driver is not installed ({e.name or e})",
+                                      hint=f"Install it: {hint}" if hint else None) from e
+                self._connectors[name] = conn
+            return conn
+
+    def source_info(self, name: str) -> dict[str, Any]:
+        cfg = self._source(name)
+        return {"name": cfg.name, "type": cfg.type, "options": cfg.masked(), "location": str(cfg.location)}
+
+    def check_source(self, name: str) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        try:
+            self.connector(name).check()
+            return {"name": name, "ok": True, "seconds": time.perf_counter() - t0, "error": None}
+        except CdpError as e:
+            return {"name": name, "ok": False, "seconds": time.perf_counter() - t0, "error": self.scrub(e.render())}
+
+    def describe_source(self, name: str, table: str | None = None) -> list[TableInfo]:
+        self._source(name)
+        tables = self.catalog.tables(name)
+        if table is None:
+            return list(tables.values())
+        return [self.catalog.table(name, table)]
+
+    def scrub(self, text: str) -> str:
+        """Remove every secret value of the workspace from ``text``."""
+        for secret in sorted(self.config.secret_values(), key=len, reverse=True):
+            if secret:
+                text = text.replace(secret, "[secure]")
+        return text
+
+    # -- queries ------------------------------------------------------------------
+    def plan(self, sql: str, params: Mapping[str, Any] | None = None, dialect: str = "postgres",
+             pushdown: bool = True) -> Plan:
+        from federation.planner import plan_query
+
+        return plan_query(self.catalog, sql, params=params, dialect=dialect, pushdown=pushdown)
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None, dialect: str = "postgres",
+              pushdown: bool = True) -> pa.Table:
+        """Run ``sql`` against the live sources; the whole answer as a pyarrow.Table."""
+        from federation.run import run
+
+        return run(self.catalog, self.plan(sql, params, dialect, pushdown))
+
+    def query_batches(self, sql: str, params: Mapping[str, Any] | None = None,
+                      dialect: str = "postgres") -> pa.RecordBatchReader:
+        """Run ``sql``; the answer as a stream of record batches."""
+        from federation.run import run_batches
+
+        return run_batches(self.catalog, self.plan(sql, params, dialect))
+
+    def explain(self, sql: str, params: Mapping[str, Any] | None = None, analyze: bool = False,
+                dialect: str = "postgres", pushdown: bool = True) -> dict[str, Any]:
+        """The plan as the documented JSON document; with ``analyze`` it also runs it."""
+        from federation.explain import plan_json
+        from federation.run import RunStats, run
+
+        plan = self.plan(sql, params, dialect, pushdown)
+        stats = None
+        if analyze:
+            stats = RunStats()
+            run(self.catalog, plan, stats)
+        return plan_json(plan, self.catalog, stats)
