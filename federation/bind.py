@@ -9,6 +9,7 @@ ready to be cut into per-source fragments.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from sqlglot import exp
 from sqlglot.errors import OptimizeError, SqlglotError
@@ -25,7 +26,9 @@ def _cte_names(query: exp.Expression) -> set[str]:
     return {cte.alias_or_name.lower() for cte in query.find_all(exp.CTE)}
 
 
-def physical_tables(query: exp.Expression, catalog: Catalog, sql: str) -> set[tuple[str, str]]:
+def physical_tables(
+    query: exp.Expression, catalog: Catalog, sql: str, extra_names: Callable[[], list[str]] | None = None
+) -> set[tuple[str, str]]:
     """Every ``source.table`` the query reads; raises on unknown ones."""
     ctes = _cte_names(query)
     refs: set[tuple[str, str]] = set()
@@ -42,23 +45,34 @@ def physical_tables(query: exp.Expression, catalog: Catalog, sql: str) -> set[tu
         if not db:
             if table.name.lower() in ctes:
                 continue
-            _unknown_bare_table(table, catalog, sql)
+            _unknown_bare_table(table, catalog, sql, extra_names() if extra_names else [])
         info = catalog.table(db.lower(), table.name, sql=sql, node=table)
         refs.add((db.lower(), info.name))
     return refs
 
 
-def _unknown_bare_table(table: exp.Table, catalog: Catalog, sql: str) -> None:
-    names: list[str] = []
+def _unknown_bare_table(table: exp.Table, catalog: Catalog, sql: str, entities: list[str]) -> None:
+    if entities:
+        guess = did_you_mean(table.name, entities)
+        if guess:
+            where = node_position(sql, table)
+            raise QueryError(
+                f"table '{table.name}' does not exist",
+                sql=sql,
+                position=where[0] if where else None,
+                length=where[1] if where else 1,
+                hint=guess,
+            )
+    names: list[str] = list(entities)
     for source in catalog.source_names:
         try:
             names += [f"{source}.{t}" for t in catalog.tables(source)]
         except SourceError:
             continue  # suggestions are best effort; the real error is the name
-    guess = did_you_mean(table.name, [n.split(".", 1)[1] for n in names])
+    guess = did_you_mean(table.name, [n.split(".", 1)[-1] for n in names])
     hint = "Tables are addressed as source.table"
     if guess:
-        match = next(n for n in names if n.split(".", 1)[1].lower() == guess.split("'")[1].lower())
+        match = next(n for n in names if n.split(".", 1)[-1].lower() == guess.split("'")[1].lower())
         hint = f"Did you mean '{match}'? {hint}."
     else:
         hint += f"; this workspace has: {', '.join(sorted(names)[:12]) or '(no tables)'}."
@@ -72,9 +86,11 @@ def _unknown_bare_table(table: exp.Table, catalog: Catalog, sql: str) -> None:
     )
 
 
-def bind(query: exp.Query, catalog: Catalog, sql: str) -> tuple[exp.Query, set[tuple[str, str]]]:
+def bind(
+    query: exp.Query, catalog: Catalog, sql: str, extra_names: Callable[[], list[str]] | None = None
+) -> tuple[exp.Query, set[tuple[str, str]]]:
     """Check names and optimize. Returns the optimized query and the tables it reads."""
-    refs = physical_tables(query, catalog, sql)
+    refs = physical_tables(query, catalog, sql, extra_names)
     schema = catalog.schema_for(refs)
     try:
         optimized = optimize(query, schema=schema, dialect="postgres", leave_tables_isolated=True)

@@ -60,6 +60,11 @@ class Catalog:
         self._tables: dict[str, dict[str, TableInfo]] = {}
         self._lock = threading.Lock()
 
+    def forget(self, source: str) -> None:
+        """Drop cached discovery for ``source`` (its tables changed)."""
+        with self._lock:
+            self._tables.pop(source, None)
+
     def connector(self, source: str) -> Connector:
         return self._connector(source)
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
+
+from sqlglot import exp
 
 from federation.bind import bind
 from federation.catalog import Catalog
@@ -19,10 +21,16 @@ def plan_query(
     params: Mapping[str, Any] | None = None,
     dialect: str = "postgres",
     pushdown: bool = True,
+    expand: Callable[[exp.Query, str], exp.Query] | None = None,
+    names: Callable[[], list[str]] | None = None,
 ) -> Plan:
+    """``expand`` rewrites model references (entities) into queries over sources;
+    ``names`` lists the extra bare table names a user may write (for did-you-mean)."""
     parsed = parse_query(sql, dialect)
     parsed = bind_params(parsed, params, sql)
-    optimized, _refs = bind(parsed, catalog, sql)
+    if expand is not None:
+        parsed = expand(parsed, sql)
+    optimized, _refs = bind(parsed, catalog, sql, extra_names=names)
     result = Splitter(catalog, pushdown=pushdown).split(optimized)
     names = tuple(optimized.named_selects)
     return Plan(

@@ -31,8 +31,11 @@ class Workspace:
         self.config = config
         self.root = Path(config.root)
         self._connectors: dict[str, Connector] = {}
-        self._lock = threading.Lock()
+        self._extra: dict[str, Connector] = {}
+        self._lock = threading.RLock()
         self.catalog = Catalog(self.connector, list(config.sources))
+        self._model: Any = None
+        self._model_loaded = False
 
     # -- construction -------------------------------------------------------------
     @classmethod
@@ -70,7 +73,30 @@ class Workspace:
             )
         return self.config.sources[name]
 
+    def add_connector(self, name: str, connector: Connector) -> None:
+        """Register a connector that is not declared in YAML (e.g. the model's
+        in-memory tables). Its tables become addressable as ``name.table``."""
+        with self._lock:
+            self._extra[name] = connector
+            if name not in self.catalog.source_names:
+                self.catalog.source_names.append(name)
+            self.catalog.forget(name)
+
+    @property
+    def model(self) -> Any:
+        """The unified customer model (models/), or None when no entities are declared."""
+        with self._lock:
+            if not self._model_loaded:
+                self._model_loaded = True
+                if self.config.sections.get("entities"):
+                    from models import load_model
+
+                    self._model = load_model(self)
+            return self._model
+
     def connector(self, name: str) -> Connector:
+        if name in self._extra:
+            return self._extra[name]
         cfg = self._source(name)
         with self._lock:
             conn = self._connectors.get(name)
@@ -121,7 +147,12 @@ class Workspace:
              pushdown: bool = True) -> Plan:
         from federation.planner import plan_query
 
-        return plan_query(self.catalog, sql, params=params, dialect=dialect, pushdown=pushdown)
+        model = self.model
+        return plan_query(
+            self.catalog, sql, params=params, dialect=dialect, pushdown=pushdown,
+            expand=model.expand if model is not None else None,
+            names=model.entity_names if model is not None else None,
+        )
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None, dialect: str = "postgres",
               pushdown: bool = True) -> pa.Table:
