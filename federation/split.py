@@ -71,7 +71,7 @@ def _defined_aliases(node: exp.Expression) -> set[str]:
 def _child_queries(node: exp.Expression) -> list[exp.Query]:
     """Queries nested directly in ``node`` (not in its WITH, not deeper queries)."""
     out: list[exp.Query] = []
-    stack = [v for k, v in node.args.items() if k != "with" for v in (v if isinstance(v, list) else [v])]
+    stack = [v for k, v in node.args.items() if k != "with_" for v in (v if isinstance(v, list) else [v])]
     while stack:
         n = stack.pop()
         if not isinstance(n, exp.Expression):
@@ -114,10 +114,55 @@ class Splitter:
         whole = self._push_whole(root)
         if whole is not None:
             return SplitResult(residual=None, fragments=self.fragments)
-        for cte in list(root.find_all(exp.CTE)):
-            self._process(cte.this)
+        if self.pushdown:
+            from federation.rules.group_joins import group_joins
+
+            root = group_joins(root, self._join_source)
+        # the body first: CTEs that only a pushed part read are then never fetched
         self._process(root, skip_whole=True)
+        done: set[str] = set()
+        while True:
+            live = self._live_ctes(root)
+            todo = [c for c in root.find_all(exp.CTE) if c.alias_or_name.lower() in live - done]
+            if not todo:
+                break
+            for cte in todo:
+                done.add(cte.alias_or_name.lower())
+                self._process(cte.this)
+        with_ = root.args.get("with_")
+        if with_ is not None:
+            live = self._live_ctes(root)
+            kept = [c for c in with_.expressions if c.alias_or_name.lower() in live]
+            root.set("with_", exp.With(expressions=kept) if kept else None)
         return SplitResult(residual=root, fragments=self.fragments)
+
+    @staticmethod
+    def _live_ctes(root: exp.Query) -> set[str]:
+        """CTE names the residual still reads, from the body and, transitively, live CTEs."""
+        defs = {c.alias_or_name.lower(): c.this for c in root.find_all(exp.CTE)}
+        body = root.copy()
+        body.set("with_", None)
+        live: set[str] = set()
+        stack = [body]
+        while stack:
+            node = stack.pop()
+            for t in node.find_all(exp.Table):
+                name = t.name.lower()
+                if not t.db and name in defs and name not in live:
+                    live.add(name)
+                    stack.append(defs[name])
+        return live
+
+    def _join_source(self, item: exp.Table) -> str | None:
+        """The SQL source that can run joins for this FROM item, if any."""
+        sources = _sources(item, self.ctes)
+        if len(sources) != 1:
+            return None
+        source = next(iter(sources))
+        if source == "\x00fragment":
+            return None
+        caps = self.catalog.connector(source).capabilities
+        return source if caps.dialect is not None and caps.supports_joins else None
 
     def _process(self, node: exp.Query, skip_whole: bool = False) -> None:
         if not skip_whole and self._push_whole(node) is not None:
@@ -156,8 +201,8 @@ class Splitter:
             return None
         query = node.copy()
         deps = _cte_deps(query, self.ctes, [])
-        if isinstance(query, exp.Query) and query.args.get("with") is None and deps:
-            query.set("with", exp.With(expressions=[
+        if isinstance(query, exp.Query) and query.args.get("with_") is None and deps:
+            query.set("with_", exp.With(expressions=[
                 exp.CTE(this=self.ctes[d].copy(), alias=exp.TableAlias(this=exp.to_identifier(d))) for d in deps
             ]))
         # correlated: it reads a column of an outer query
