@@ -55,9 +55,14 @@ def operations(residual: exp.Expression | None) -> list[str]:
 
 
 def plan_json(plan: Plan, catalog: Catalog, stats: RunStats | None = None) -> dict[str, Any]:
+    from federation.rules.dynamic_filter import find_edges
+
+    edges = find_edges(plan.residual)
     frags = []
     for f in plan.fragments:
-        requests = [r.to_json() for r in catalog.connector(f.source).native_request(f.request)]
+        st = stats.fragments.get(f.id) if stats is not None else None
+        request = st.request if st is not None and st.request is not None else f.request
+        requests = [r.to_json() for r in catalog.connector(f.source).native_request(request)]
         entry: dict[str, Any] = {
             "id": f.id,
             "source": f.source,
@@ -66,13 +71,16 @@ def plan_json(plan: Plan, catalog: Catalog, stats: RunStats | None = None) -> di
             "request": requests[0] if len(requests) == 1 else {"kind": "multi", "requests": requests},
             "pushed": f.pushed.to_json(),
             "residual_filters": list(f.residual_filters),
+            "dynamic_filter_candidates": [
+                {"from": e.build, "column": e.probe_column} for e in edges if e.probe == f.id
+            ],
         }
         if stats is not None:
-            st = stats.fragments.get(f.id)
             entry["analyze"] = {
                 "rows": st.rows if st else 0,
                 "bytes": st.bytes if st else 0,
                 "seconds": round(st.seconds, 6) if st else 0.0,
+                "dynamic_filter": st.dynamic_filter if st else None,
             }
         frags.append(entry)
     doc: dict[str, Any] = {
@@ -125,9 +133,16 @@ def render_text(doc: dict[str, Any]) -> str:
         lines.append(f"  pushed: {' '.join(parts)}")
         if f["residual_filters"]:
             lines.append(f"  re-checked in Arrow: {' AND '.join(f['residual_filters'])}")
+        if f.get("dynamic_filter_candidates") and "analyze" not in f:
+            c = ", ".join(f"{d['column']} from {d['from']}" for d in f["dynamic_filter_candidates"])
+            lines.append(f"  dynamic filter candidates (decided at run time): {c}")
         if "analyze" in f:
             a = f["analyze"]
             lines.append(f"  fetched: {a['rows']} rows, {a['bytes']} bytes in {a['seconds']:.4f} s")
+            d = a.get("dynamic_filter")
+            if d:
+                verdict = "pushed" if d.get("used") else f"not pushed ({d.get('reason')})"
+                lines.append(f"  dynamic filter: {d['keys']} keys of {d['from']} on {d['column']}: {verdict}")
         lines.append("")
     arrow = doc["arrow"]
     if arrow["sql"]:

@@ -27,6 +27,9 @@ class FragmentStats:
     rows: int = 0
     bytes: int = 0
     seconds: float = 0.0
+    # what the runner decided about dynamic filtering for this fragment
+    dynamic_filter: dict[str, object] | None = None
+    request: object = None  # the ScanRequest actually sent
 
 
 @dataclass
@@ -77,17 +80,25 @@ def open_fragment(catalog: Catalog, frag: Fragment, stats: FragmentStats) -> pa.
     )
 
 
-def fetch_all(catalog: Catalog, plan: Plan, stats: RunStats) -> dict[str, pa.Table]:
+def fetch_all(catalog: Catalog, plan: Plan, stats: RunStats, dynamic: bool = True) -> dict[str, pa.Table]:
+    """Fetch every fragment; selective sides first when their keys can shrink others."""
+    from federation.dynamic import apply_keys, schedule
+
     def fetch(frag: Fragment) -> tuple[str, pa.Table]:
         st = stats.fragments.setdefault(frag.id, FragmentStats())
+        st.request = frag.request
         return frag.id, open_fragment(catalog, frag, st).read_all()
 
     for f in plan.fragments:
         stats.fragments.setdefault(f.id, FragmentStats())
-    if len(plan.fragments) <= 1:
-        return dict(fetch(f) for f in plan.fragments)
-    with ThreadPoolExecutor(max_workers=min(8, len(plan.fragments)), thread_name_prefix="fetch") as pool:
-        return dict(pool.map(fetch, plan.fragments))
+    first, later = schedule(catalog, plan) if dynamic else (list(plan.fragments), [])
+    out: dict[str, pa.Table] = {}
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(plan.fragments))), thread_name_prefix="fetch") as pool:
+        out.update(pool.map(fetch, first))
+        if later:
+            reduced = [apply_keys(catalog, frag, edges, out, stats.fragments[frag.id]) for frag, edges in later]
+            out.update(pool.map(fetch, reduced))
+    return out
 
 
 def run(catalog: Catalog, plan: Plan, stats: RunStats | None = None) -> pa.Table:
