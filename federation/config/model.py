@@ -44,6 +44,13 @@ class WorkspaceConfig:
     # key path -> Location, for messages about any key of any section
     locations: Mapping[str, Location] = field(default_factory=dict)
     files: tuple[Path, ...] = ()
+    # key path -> where its value starts (e.g. the first line of a block-scalar SQL)
+    value_locations: Mapping[str, Location] = field(default_factory=dict)
+
+    def __repr__(self) -> str:  # a summary: sections may hold values taken from the environment
+        counts = ", ".join(f"{k}={len(v)}" for k, v in self.sections.items() if v)
+        return (f"WorkspaceConfig(root={str(self.root)!r}, sources={list(self.sources.values())!r}"
+                f"{', ' + counts if counts else ''}, files={len(self.files)})")
 
     def secret_values(self) -> frozenset[str]:
         out: set[str] = set()
