@@ -64,12 +64,16 @@ def workspace_files(root: Path) -> tuple[list[Path], list[Path]]:
     def visible(p: Path) -> bool:
         return p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
 
+    def below(folder: Path) -> list[Path]:
+        # os.walk does not follow symlinked folders, so a link loop cannot hang us
+        return sorted(Path(d) / f for d, _, names in os.walk(folder) for f in names)
+
     yamls = sorted(p for p in root.iterdir() if p.suffix in (".yaml", ".yml") and visible(p))
     sqls: list[Path] = []
     for sub in SUBFOLDERS:
         folder = root / sub
         if folder.is_dir():
-            found = sorted(p for p in folder.rglob("*") if visible(p))
+            found = [p for p in below(folder) if visible(p)]
             yamls += [p for p in found if p.suffix in (".yaml", ".yml")]
             if sub == "segments":
                 sqls += [p for p in found if p.suffix == ".sql"]

@@ -31,6 +31,8 @@ class SourceCheck:
     problems: list[Problem] = field(default_factory=list)
     # every value to scrub from messages: environment values and literal secrets
     scrub: set[str] = field(default_factory=set)
+    # values of secret options (whole values and the environment values inside them)
+    secret_values: set[str] = field(default_factory=set)
 
 
 def suggest_identifier(name: str) -> str:
@@ -55,31 +57,34 @@ def check_source(name: str, entry: Any, env: Mapping[str, str],
     stype = _check_type(name, entry, where, out)
     options: dict[str, Any] = {}
     secrets: set[str] = set()
+    misspelled: set[str] = set()  # "Did you mean 'x'?" hints given, so 'x' is not also reported missing
     for key, raw in entry.items():
         if key == "type":
             continue
         spec = stype.option(key) if stype else None
         if stype and spec is None:
             names = [o.name for o in stype.options if o.name != "type"]
+            close = did_you_mean(key, names)
             out.problems.append(Problem(key_where(f"{path}.{key}"),
                                         f"source '{name}' ({stype.name}) has no option '{key}'",
-                                        did_you_mean(key, names) or f"Options of {stype.name}: {', '.join(names)}."))
+                                        close or f"Options of {stype.name}: {', '.join(names)}."))
+            if close:
+                misspelled.add(close)
         value = _option_value(name, key, raw, spec, env, where, out, secrets)
         if spec is not None and value is not None:
             options[key] = value
     if stype is None:
         return out
     for spec in stype.options:
-        if spec.required and spec.name not in entry:
+        if spec.required and spec.name not in entry and f"Did you mean '{spec.name}'?" not in misspelled:
             out.problems.append(Problem(here, f"source '{name}' ({stype.name}) needs option '{spec.name}'",
                                         f"Add {spec.name}: ... ({spec.help})" if spec.help else None))
         elif spec.name not in options and spec.default is not None and spec.name != "type":
             options[spec.name] = spec.default
     if out.problems:
         return out
-    secret_values = frozenset(v for v in out.scrub if v)
     out.config = SourceConfig(name=name, type=stype.name, options=options, location=here,
-                              secret_keys=frozenset(secrets), secret_values=secret_values)
+                              secret_keys=frozenset(secrets), secret_values=frozenset(out.secret_values))
     return out
 
 
@@ -92,10 +97,13 @@ def _check_type(name: str, entry: dict[str, Any], where: Callable[[str], Locatio
         out.problems.append(Problem(where(path), f"source '{name}' has no type",
                                     f"Add type: one of {', '.join(types)}."))
         return None
-    if not isinstance(kind, str) or kind not in SOURCE_TYPES:
-        shown = kind if isinstance(kind, str) else type(kind).__name__
-        out.problems.append(Problem(where(f"{path}.type"), f"source '{name}' has unknown type '{shown}'",
-                                    did_you_mean(str(kind), types) or f"Types: {', '.join(types)}."))
+    if not isinstance(kind, str):
+        out.problems.append(Problem(where(f"{path}.type"), f"the type of source '{name}' must be a name",
+                                    f"Types: {', '.join(types)}."))
+        return None
+    if kind not in SOURCE_TYPES:
+        out.problems.append(Problem(where(f"{path}.type"), f"source '{name}' has unknown type '{kind}'",
+                                    did_you_mean(kind, types) or f"Types: {', '.join(types)}."))
         return None
     return SOURCE_TYPES[kind]
 
@@ -120,9 +128,10 @@ def _option_value(name: str, key: str, raw: Any, spec: OptionSpec | None, env: M
                                         f"Then set {var} in the environment. The value was not printed."))
             return None
         secrets.add(key)
-        out.scrub |= {v for v in result.env_values if v}
+        out.secret_values |= {v for v in result.env_values if v}
         if isinstance(result.value, str) and result.value:
-            out.scrub.add(result.value)
+            out.secret_values.add(result.value)
+        out.scrub |= out.secret_values
     if result.problems:
         return None
     return _coerce(name, key, raw, result.value, spec, bool(result.refs), where, out)

@@ -93,6 +93,8 @@ class _Builder:
             self._active.discard(id(node))
 
     def scalar(self, node: ScalarNode, path: str) -> Any:
+        if node.tag == MERGE_TAG:  # a bare '<<' used as a value is just text
+            return node.value
         try:
             return self.loader.construct_object(node, deep=True)
         except yaml.MarkedYAMLError as e:
@@ -170,7 +172,11 @@ def parse_yaml(text: str, file: str) -> tuple[list[ParsedDoc], list[Problem]]:
     """Parse every document of one file. A syntax error drops the whole file
     (its half-read content would only cause confusing follow-up problems)."""
     problems: list[Problem] = []
-    loader = yaml.SafeLoader(text)
+    try:
+        # The reader rejects control characters as soon as it is built.
+        loader = yaml.SafeLoader(text)
+    except yaml.YAMLError as e:
+        return [], [_syntax_problem(e, text, file)]
     try:
         nodes: list[Node] = []
         while loader.check_node():
