@@ -93,8 +93,17 @@ SOURCE_TYPES: dict[str, SourceType] = {
         "connectors.crm.salesforce:SalesforceConnector",
         *_CRM,
         OptionSpec("api_version", default="v60.0"),
+        OptionSpec("token_url", help="OAuth token endpoint (default {base_url}/services/oauth2/token)"),
+        OptionSpec("batch_size", "int", default=2000, help="Sforce-Query-Options batchSize, 200..2000"),
     ),
-    "dynamics365": _t("dynamics365", "connectors.crm.dynamics365:DataverseConnector", *_CRM),
+    "dynamics365": _t(
+        "dynamics365",
+        "connectors.crm.dynamics365:DataverseConnector",
+        *_CRM,
+        OptionSpec("token_url", help="Entra ID token endpoint for client credentials"),
+        OptionSpec("scope", help="OAuth scope (default {base_url}/.default)"),
+        OptionSpec("page_size", "int", default=5000, help="Prefer: odata.maxpagesize, at most 5000"),
+    ),
     "zoho": _t("zoho", "connectors.crm.zoho:ZohoConnector", *_CRM),
     "pipedrive": _t("pipedrive", "connectors.crm.pipedrive:PipedriveConnector", *_CRM),
 }
