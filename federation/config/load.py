@@ -192,6 +192,13 @@ def _scrub(problems: list[Problem], secrets: set[str]) -> list[Problem]:
     return [Problem(p.location, clean(p.message) or "", clean(p.hint)) for p in problems]
 
 
+def _locations(merged: _Merged) -> dict[str, Location]:
+    """Every key's location, plus list items (``...merge[0]``), which have no key."""
+    out = {p: loc for p, loc in merged.values.items() if p.endswith("]")}
+    out.update(merged.keys)
+    return out
+
+
 def load_workspace(root: Path, env: Mapping[str, str] | None = None) -> WorkspaceConfig:
     """Read, interpolate and validate the workspace at ``root``.
 
@@ -227,5 +234,5 @@ def load_workspace(root: Path, env: Mapping[str, str] | None = None) -> Workspac
         problems.sort(key=lambda p: (p.location.file, p.location.line or 0, p.location.col or 0))
         raise ConfigError(problems)
     return WorkspaceConfig(root=root.resolve(), sources=sources, sections=sections,
-                           locations=dict(merged.keys), files=tuple(yamls + sqls),
+                           locations=_locations(merged), files=tuple(yamls + sqls),
                            value_locations=dict(merged.values))

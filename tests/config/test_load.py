@@ -40,6 +40,8 @@ def test_locations_of_keys(write_ws) -> None:
     assert ws.locations["sources.warehouse.tables"].line == 3
     assert ws.sources["events"].location == Location("configs/sources.yaml", 4, 3, "sources.events")
     assert ws.value_locations["sources.warehouse.tables[1]"].line == 3
+    assert ws.locations["sources.warehouse.tables[1]"] == Location("configs/sources.yaml", 3, 97,
+                                                                    "sources.warehouse.tables[1]")
 
 
 def test_relative_root_keeps_the_path_as_given(write_ws, monkeypatch) -> None:
