@@ -150,3 +150,8 @@ def test_alias_bomb_is_refused_quickly(write_ws) -> None:
 def test_missing_workspace_folder(tmp_path) -> None:
     with pytest.raises(ConfigError, match="the workspace folder does not exist"):
         load_workspace(tmp_path / "nope", env={})
+
+
+def test_deep_nesting_is_a_problem_not_a_crash(write_ws) -> None:
+    root = write_ws({"s.yaml": "settings:\n  x: " + "[" * 3000 + "]" * 3000 + "\n"})
+    assert "the YAML is nested too deeply to read" in str(problems_of(root))
