@@ -44,6 +44,11 @@ def lower(e: exp.Expression, dialect: Dialect, negated: bool = False) -> Rendere
         e = e.this
     if isinstance(e, exp.Not):
         return lower(e.this, dialect, not negated)
+    if e.args.get("negate"):
+        # sqlglot 30 parses `x IS NOT NULL` / `x NOT LIKE p` as Is/Like with negate=True
+        plain = e.copy()
+        plain.set("negate", None)
+        return lower(plain, dialect, not negated)
     if isinstance(e, (exp.And, exp.Or)):
         is_and = isinstance(e, exp.And) != negated  # De Morgan
         parts = [lower(p, dialect, negated) for p in _flatten(e, type(e))]
