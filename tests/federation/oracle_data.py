@@ -94,7 +94,7 @@ def write_postgres(uri: str, schema: str, tables: dict[str, pa.Table]) -> None:
 
     with pg.connect(uri) as con, con.cursor() as cur:
         for name, t in tables.items():
-            cur.adbc_ingest(name, t, mode="create", db_schema_name=schema)
+            cur.adbc_ingest(name, t, mode="replace", db_schema_name=schema)
         con.commit()
 
 
