@@ -180,3 +180,17 @@ class Workspace:
             stats = RunStats()
             run(self.catalog, plan, stats)
         return plan_json(plan, self.catalog, stats)
+
+    # -- segments and audiences (models/segments.py, models/audiences.py) ----------
+    def segment(self, name: str) -> Any:
+        """A named segment: ``.sql`` (compiled SQL), ``.run()``, ``.count()``."""
+        from models.segments import get_segment
+
+        return get_segment(self, name)
+
+    def audience(self, name: str) -> Any:
+        """A named audience for reverse-ETL: ``to_arrow()``, ``batches()``, ``diff(state)``."""
+        from models.audiences import get_audience
+
+        return get_audience(self, name)
+
