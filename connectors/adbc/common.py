@@ -1,0 +1,411 @@
+"""What every ADBC SQL source shares: discovery cache, pushdown checks, SQL rendering, streaming.
+
+Dialect modules (``sqlite.py``, ``postgres.py``, ``generic.py``) supply how to
+connect, how to discover tables, and how result columns come back from their
+driver. SQL is only ever generated from sqlglot ASTs: identifiers are quoted by
+sqlglot, literals escaped by sqlglot, never formatted into text by hand.
+
+Connections: ADBC's threadsafety is 1, so each scan opens its own connection
+(fragments run on parallel threads) and closes it when its reader is drained.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlglot import exp
+
+from connectors.adbc.allowlist import TEMPORAL, disallowed
+from connectors.base import Capabilities, Column, NativeRequest, Pushdown, ScanRequest, TableInfo
+from federation.errors import SourceError, did_you_mean
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from federation.config.model import SourceConfig
+
+_KEY_LIST_MAX = 1000  # a dynamic key filter longer than this is not inlined (it is only a hint)
+
+
+class RenderError(Exception):
+    """Internal: the request cannot be expressed for this source."""
+
+
+class AdbcConnector:
+    """Base of the SQL connectors. Subclasses set ``dialect`` and the hooks marked below."""
+
+    dialect = "postgres"
+    supports_windows = True
+    skip_rows = 0  # leading rows wrap_sql adds (type sentinels) that the reader drops
+
+    def __init__(self, config: SourceConfig, workspace_dir: Path) -> None:
+        self.name = config.name
+        self.source_type = config.type
+        self.config = config
+        self.workspace_dir = Path(workspace_dir)
+        self.dialect = str(config.get("dialect") or self.dialect)
+        self.capabilities = Capabilities(
+            dialect=self.dialect, supports_order=True, supports_aggregation=True, supports_joins=True,
+            supports_windows=self.supports_windows, max_in_list=_KEY_LIST_MAX,
+        )
+        self._tables: dict[str, TableInfo] | None = None
+
+    # -- hooks ---------------------------------------------------------------------------
+    def connect(self) -> Any:
+        """A new DB-API connection (subclass)."""
+        raise NotImplementedError
+
+    def discover(self, conn: Any) -> list[TableInfo]:
+        """Every table the source has, before the ``tables`` option narrows them (subclass)."""
+        raise NotImplementedError
+
+    def native_table(self, info: TableInfo) -> exp.Table:
+        return exp.Table(this=exp.to_identifier(info.native_name, quoted=True))
+
+    def column_ref(self, col: Column, table: str | None = None) -> exp.Expression:
+        return exp.column(col.native_name, table=exp.to_identifier(table, quoted=True) if table else None, quoted=True)
+
+    def rewrite(self, node: exp.Expression) -> exp.Expression:
+        """Dialect-specific rewrites of a node after names are native (e.g. LIKE → GLOB)."""
+        return node
+
+    def check_predicate(self, predicate: exp.Expression, table: TableInfo) -> Pushdown:
+        return "exact"
+
+    def check_query(self, query: exp.Expression) -> bool:
+        return True
+
+    def execute(self, cursor: Any, sql: str) -> None:
+        cursor.execute(sql)
+
+    def wrap_sql(self, query: exp.Query, types: list[pa.DataType | None]) -> exp.Query:
+        return query
+
+    def convert(self, batch: pa.RecordBatch, types: list[pa.DataType | None]) -> pa.RecordBatch:
+        return batch
+
+    def finish(self, conn: Any, cursor: Any) -> None:
+        """After a scan's reader is drained or abandoned."""
+
+    # -- errors ----------------------------------------------------------------------------
+    def scrub(self, text: str) -> str:
+        """Remove secrets (the URI, passwords) from a driver's message."""
+        secrets = set(self.config.secret_values)
+        for k in self.config.secret_keys:
+            v = self.config.get(k)
+            if isinstance(v, str) and v:
+                secrets.add(v)
+        for s in sorted(secrets, key=len, reverse=True):
+            if s:
+                text = text.replace(s, "[secure]")
+        return text
+
+    def error(self, e: BaseException, action: str, *, retriable: bool = False) -> SourceError:
+        state = getattr(e, "sqlstate", None)
+        msg = self.scrub(str(e)).strip()
+        if state and str(state) not in msg:
+            msg += f" (SQLSTATE {state})"
+        return SourceError(self.name, f"{action} failed: {type(e).__name__}: {msg}", retriable=retriable)
+
+    def open(self) -> Any:
+        try:
+            return self.connect()
+        except SourceError:
+            raise
+        except Exception as e:
+            raise self.error(e, "connecting", retriable=True) from e
+
+    # -- discovery ---------------------------------------------------------------------------
+    def tables(self) -> list[TableInfo]:
+        if self._tables is None:
+            conn = self.open()
+            try:
+                found = self.discover(conn)
+            except SourceError:
+                raise
+            except Exception as e:
+                raise self.error(e, "schema discovery") from e
+            finally:
+                conn.close()
+            self._tables = {t.name: t for t in self._narrow(found)}
+        return list(self._tables.values())
+
+    def _narrow(self, found: list[TableInfo]) -> list[TableInfo]:
+        wanted = self.config.get("tables")
+        if not wanted:
+            return found
+        names = list(wanted) if isinstance(wanted, (list, tuple, dict)) else [wanted]
+        by_name = {t.name: t for t in found} | {t.native_name: t for t in found}
+        out = []
+        for n in names:
+            t = by_name.get(str(n)) or by_name.get(str(n).lower())
+            if t is None:
+                hint = did_you_mean(str(n), [t.name for t in found])
+                raise SourceError(self.name, f"table '{n}' (listed in `tables`) does not exist",
+                                  hint=hint or f"Tables found: {', '.join(sorted(t.name for t in found)) or '(none)'}.")
+            out.append(t)
+        return out
+
+    def info(self, name: str) -> TableInfo:
+        self.tables()
+        assert self._tables is not None
+        t = self._tables.get(name.lower())
+        if t is None:
+            raise RenderError(f"unknown table {name}")
+        return t
+
+    # -- pushdown ------------------------------------------------------------------------------
+    def classify(self, predicate: exp.Expression, table: TableInfo) -> Pushdown:
+        if disallowed(predicate, self.dialect) is not None:
+            return "unsupported"
+        for c in predicate.find_all(exp.Column):
+            if table.column(c.name) is None:
+                return "unsupported"
+        return self.check_predicate(predicate, table)
+
+    def accepts(self, query: exp.Select | exp.Union) -> bool:
+        if disallowed(query, self.dialect) is not None:
+            return False
+        if not self.capabilities.supports_windows and query.find(exp.Window) is not None:
+            return False
+        try:
+            annotated, _ = self._annotated(query)
+            if not self.check_query(annotated):
+                return False
+            self.render(ScanRequest(output_names=tuple(query.named_selects), query=query))
+        except (RenderError, SourceError):
+            return False
+        except Exception:  # sqlglot could not type or render it: not pushed, the engine runs it
+            return False
+        return True
+
+    # -- rendering -------------------------------------------------------------------------------
+    def render(self, request: ScanRequest) -> tuple[str, list[pa.DataType | None]]:
+        """The SQL text sent for ``request`` and each output column's expected Arrow type."""
+        if request.query is not None:
+            query, types = self._render_query(request)
+        else:
+            query, types = self._render_scan(request)
+        query = self.wrap_sql(query, types)
+        return query.sql(dialect=self.dialect), types
+
+    def _native(self, node: exp.Expression, resolve: dict[str, TableInfo], default: TableInfo | None) -> exp.Expression:
+        def fix(n: exp.Expression) -> exp.Expression:
+            if isinstance(n, exp.Column):
+                info = resolve.get(n.table.lower()) if n.table else default
+                col = info.column(n.name) if info is not None else None
+                if col is not None:
+                    return self.column_ref(col, n.table or None)
+                if n.table and n.table.lower() in resolve:
+                    raise RenderError(f"unknown column {n.table}.{n.name}")
+                return n
+            if isinstance(n, exp.Ordered) and n.args.get("nulls_first") is None:
+                # PostgreSQL: NULLs sort last ascending, first descending; say so explicitly
+                n.set("nulls_first", bool(n.args.get("desc")))
+            return self.rewrite(n)
+
+        return node.copy().transform(fix)
+
+    def _render_scan(self, request: ScanRequest) -> tuple[exp.Query, list[pa.DataType | None]]:
+        if request.table is None:
+            raise RenderError("no table")
+        info = self.info(request.table)
+        names = list(request.output_names) or list(request.columns)
+        cols = []
+        for c in request.columns:
+            col = info.column(c)
+            if col is None:
+                raise SourceError(self.name, f"table '{info.name}' has no column '{c}'")
+            cols.append(col)
+        select = exp.select(*[exp.alias_(self.column_ref(c), n, quoted=True) for c, n in zip(cols, names)])
+        select = select.from_(self.native_table(info))
+        conds = [self._native(f, {}, info) for f in request.filters]
+        key = self._key_condition(request, info)
+        if key is not None:
+            conds.append(key)
+        if conds:
+            select = select.where(*conds)
+        if request.order_by:
+            select = select.order_by(*[self._native(o, {}, info) for o in request.order_by])
+        if request.limit is not None:
+            select = select.limit(exp.Literal.number(int(request.limit)))
+        return select, [c.type for c in cols]
+
+    def _key_condition(self, request: ScanRequest, info: TableInfo) -> exp.Expression | None:
+        kf = request.key_filter
+        if kf is None or info.column(kf.column) is None or len(kf.keys) > _KEY_LIST_MAX:
+            return None
+        values = [v for v in kf.keys.to_pylist() if v is not None]
+        if not values or not all(isinstance(v, (int, str)) and not isinstance(v, bool) for v in values):
+            return None
+        col = self.column_ref(info.column(kf.column))  # type: ignore[arg-type]
+        return exp.In(this=col, expressions=[exp.convert(v) for v in dict.fromkeys(values)])
+
+    def _annotated(self, query: exp.Expression) -> tuple[exp.Expression, dict[str, TableInfo]]:
+        from connectors.adbc.types import annotate
+
+        ctes = {c.alias_or_name.lower() for c in query.find_all(exp.CTE)}
+        aliases: dict[str, TableInfo] = {}
+        for t in query.find_all(exp.Table):
+            name = t.name.lower()
+            if t.db or name in ctes or not name:
+                if t.db:
+                    raise RenderError("qualified table")
+                continue
+            info = self.info(name)
+            alias = t.alias_or_name.lower()
+            if aliases.get(alias, info) is not info:
+                raise RenderError(f"alias {alias} names two tables")
+            aliases[alias] = info
+        return annotate(query, aliases, self.dialect), aliases
+
+    def _render_query(self, request: ScanRequest) -> tuple[exp.Query, list[pa.DataType | None]]:
+        from connectors.adbc.types import output_types
+
+        assert request.query is not None
+        annotated, aliases = self._annotated(request.query)
+        types = output_types(annotated, self.dialect)
+        q = self._native(annotated, aliases, None)
+        ctes = {c.alias_or_name.lower() for c in q.find_all(exp.CTE)}
+        for t in list(q.find_all(exp.Table)):
+            if t.name.lower() in ctes or t.name.lower() not in {i.name for i in aliases.values()}:
+                continue
+            info = self.info(t.name)
+            alias = t.alias_or_name
+            native = self.native_table(info)
+            native.set("alias", exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))
+            t.replace(native)
+        for sel in q.find_all(exp.Select):
+            sel.set("expressions", [self._keep_name(p) for p in sel.expressions])
+        _name_outputs(q, list(request.output_names))
+        return q, types
+
+    @staticmethod
+    def _keep_name(p: exp.Expression) -> exp.Expression:
+        """A bare native column keeps its SQL name as the output name (outer queries use it)."""
+        inner = p.this if isinstance(p, exp.Cast) else p
+        if isinstance(inner, exp.Column) and not isinstance(inner.this, exp.Star):
+            return exp.alias_(p, inner.name.lower(), quoted=True)
+        return p
+
+    def native_request(self, request: ScanRequest) -> list[NativeRequest]:
+        sql, _ = self._render_or_fail(request)
+        return [NativeRequest(kind="sql", text=sql, detail={"params": []})]
+
+    def _render_or_fail(self, request: ScanRequest) -> tuple[str, list[pa.DataType | None]]:
+        try:
+            return self.render(request)
+        except RenderError as e:
+            raise SourceError(self.name, f"cannot express the request in {self.dialect} SQL: {e}") from e
+
+    # -- fetch -----------------------------------------------------------------------------------
+    def scan(self, request: ScanRequest) -> pa.RecordBatchReader:
+        import pyarrow as pa
+
+        sql, types = self._render_or_fail(request)
+        names = list(request.output_names)
+        conn = self.open()
+        cursor = None
+        try:
+            cursor = conn.cursor()
+            self.execute(cursor, sql)
+            reader = cursor.fetch_record_batch()
+        except Exception as e:
+            self._close(conn, cursor)
+            if isinstance(e, SourceError):
+                raise
+            raise self.error(e, "query") from e
+        batches = self._stream(conn, cursor, reader, names, types)
+        try:
+            first = next(batches)
+        except StopIteration:
+            empty = self.convert(pa.RecordBatch.from_pylist([], schema=reader.schema), types)
+            schema = _renamed(empty.schema, names)
+            return pa.RecordBatchReader.from_batches(schema, iter(()))
+        return pa.RecordBatchReader.from_batches(first.schema, _chain(first, batches))
+
+    def _stream(self, conn: Any, cursor: Any, reader: pa.RecordBatchReader, names: list[str],
+                types: list[pa.DataType | None]) -> Iterator[pa.RecordBatch]:
+        skip = self.skip_rows
+        try:
+            while True:
+                try:
+                    batch = reader.read_next_batch()
+                except StopIteration:
+                    return
+                except Exception as e:
+                    raise self.error(e, "reading results") from e
+                if skip:
+                    cut = min(skip, batch.num_rows)
+                    batch, skip = batch.slice(cut), skip - cut
+                    if batch.num_rows == 0:
+                        continue
+                yield self.convert(batch, types).rename_columns(names)
+        finally:
+            self._close(conn, cursor)
+
+    def _close(self, conn: Any, cursor: Any) -> None:
+        try:
+            self.finish(conn, cursor)
+        except Exception:  # the connection is discarded anyway; a failed ROLLBACK changes nothing
+            pass
+        for c in (cursor, conn):
+            try:
+                if c is not None:
+                    c.close()
+            except Exception:  # closing twice or after a broken connection
+                pass
+
+    def check(self) -> None:
+        conn = self.open()
+        try:
+            cur = conn.cursor()
+            self.execute(cur, "SELECT 1")
+            cur.fetchall()
+            self._close(None, cur)
+        except SourceError:
+            raise
+        except Exception as e:
+            raise self.error(e, "check query") from e
+        finally:
+            self._close(conn, None)
+
+    def close(self) -> None:
+        self._tables = None
+
+
+def _chain(first: pa.RecordBatch, rest: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    yield first
+    for b in rest:
+        yield b.cast(first.schema) if b.schema != first.schema else b
+
+
+def _renamed(schema: pa.Schema, names: list[str]) -> pa.Schema:
+    import pyarrow as pa
+
+    return pa.schema([f.with_name(n) for f, n in zip(schema, names)])
+
+
+def _name_outputs(q: exp.Expression, names: list[str]) -> None:
+    """Alias the top-level select list (the left-most SELECT of a set operation) to ``names``."""
+    sel = q
+    while isinstance(sel, exp.SetOperation):
+        sel = sel.this
+    if isinstance(sel, exp.Subquery):
+        sel = sel.this
+    if not isinstance(sel, exp.Select) or len(sel.expressions) != len(names):
+        raise RenderError("output names do not match the select list")
+    sel.set("expressions", [exp.alias_(p.this if isinstance(p, exp.Alias) else p, n, quoted=True)
+                            for p, n in zip(sel.expressions, names)])
+
+
+def temporal_columns(query: exp.Expression) -> list[exp.Column]:
+    """Columns whose (annotated) type is a date or time."""
+    out = []
+    for c in query.find_all(exp.Column):
+        t = getattr(c, "type", None)
+        if isinstance(t, exp.DataType) and t.this in TEMPORAL:
+            out.append(c)
+    return out
