@@ -1,0 +1,80 @@
+"""The loaded model and its hook into the planner (``Model.expand``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlglot import exp
+
+from federation.errors import ConfigError, Location
+from models.spec import LINKS_SUFFIX, PROVENANCE_SUFFIX, Entity, parse_entities
+
+if TYPE_CHECKING:
+    from federation.workspace import Workspace
+
+MODEL_SOURCE = "_model"  # the in-memory source holding stitched clusters and traces
+
+
+class Model:
+    """Entities of one workspace. ``expand`` rewrites entity references into SQL over sources.
+
+    ``last_expansion_notes`` holds, after each ``expand``, one line per decision
+    (merge plan, pruned sources, pushed filters, stitching figures) for ``explain``.
+    """
+
+    def __init__(self, entities: dict[str, Entity], workspace: Workspace | None = None) -> None:
+        self.entities = entities
+        self.workspace = workspace
+        self.last_expansion_notes: list[str] = []
+        self.last_pruned: dict[str, list[str]] = {}
+
+    def entity_names(self) -> list[str]:
+        names = list(self.entities)
+        names += [n + LINKS_SUFFIX for n, e in self.entities.items() if e.stitched]
+        return names
+
+    def entity(self, name: str) -> Entity:
+        return self.entities[name]
+
+    def expand(self, query: exp.Query, sql: str) -> exp.Query:
+        """Replace every bare reference to an entity by a derived table over its sources."""
+        from models.expand import expand_query
+
+        notes: list[str] = []
+        pruned: dict[str, list[str]] = {}
+        out = expand_query(self, query, sql, notes, pruned)
+        self.last_expansion_notes = notes
+        self.last_pruned = pruned
+        return out
+
+
+def load_model(ws: Workspace) -> Model:
+    """Parse the ``entities:`` section of ``ws``; raises ConfigError with every problem."""
+    section = ws.config.sections.get("entities") or {}
+    default = _default_location(ws)
+    entities, problems = parse_entities(section, ws.config.locations, default)
+    for name in entities:
+        if name in ws.config.sources:
+            problems.append(_problem(ws, f"entities.{name}", f"entity '{name}' has the name of a source",
+                                     "Rename the entity or the source: bare names are entities, source.table are tables."))
+    if problems:
+        raise ConfigError(problems)
+    return Model(entities, ws)
+
+
+def _default_location(ws: Workspace) -> Location:
+    loc = ws.config.locations.get("entities")
+    if loc is not None:
+        return loc
+    files = ws.config.files
+    return Location(str(files[0]) if files else str(ws.root))
+
+
+def _problem(ws: Workspace, path: str, message: str, hint: str | None = None) -> Any:
+    from federation.errors import Problem
+
+    loc = ws.config.locations.get(path) or Location(_default_location(ws).file, key_path=path)
+    return Problem(loc, message, hint)
+
+
+__all__ = ["Model", "load_model", "MODEL_SOURCE", "PROVENANCE_SUFFIX"]
