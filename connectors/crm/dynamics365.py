@@ -198,7 +198,7 @@ class DataverseConnector:
             params["$filter"] = flt
             params.update(dialect.aliases)
         keys = [(table.column(o.this.name), bool(o.args.get("desc")), _nulls_first(o)) for o in request.order_by]
-        local = any(props.get(c.native_name) in ("String", "Memo") or nf != d for c, d, nf in keys)  # type: ignore[union-attr]
+        local = any(props.get(c.native_name) in ("String", "Memo") or nf == d for c, d, nf in keys)  # type: ignore[union-attr]
         if keys and not local:
             params["$orderby"] = ",".join(f"{c.native_name} {'desc' if d else 'asc'}" for c, d, _n in keys)  # type: ignore[union-attr]
         limit = None if local else request.limit
