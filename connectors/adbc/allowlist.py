@@ -59,6 +59,10 @@ POSTGRES_FUNCTIONS = frozenset({
     "lower", "upper", "coalesce", "abs", "mod", "trunc", "random",
 })
 
+# Other ADBC dialects: structure and portable operators, but not division (DuckDB divides
+# integers as floats) until someone verifies more.
+DEFAULT: frozenset[type] = STRUCTURE | (PORTABLE - {exp.Div, exp.Mod, exp.Cast, exp.DPipe, exp.Like})
+
 DIALECTS: dict[str, frozenset[type]] = {"sqlite": SQLITE, "postgres": POSTGRES}
 
 
@@ -99,7 +103,7 @@ CHECKS: dict[str, dict[type, Callable[[exp.Expression], bool]]] = {
 
 def disallowed(node: exp.Expression, dialect: str) -> exp.Expression | None:
     """The first node of ``node`` its dialect is not known to run with PostgreSQL's meaning."""
-    allowed = DIALECTS.get(dialect, STRUCTURE)
+    allowed = DIALECTS.get(dialect, DEFAULT)
     checks = CHECKS.get(dialect, {})
     for n in node.walk():
         if type(n) not in allowed:

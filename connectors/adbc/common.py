@@ -19,7 +19,7 @@ from sqlglot import exp
 
 from connectors.adbc.allowlist import TEMPORAL, disallowed
 from connectors.base import Capabilities, Column, NativeRequest, Pushdown, ScanRequest, TableInfo
-from federation.errors import SourceError, did_you_mean
+from federation.errors import CdpError, SourceError, did_you_mean
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -112,7 +112,7 @@ class AdbcConnector:
     def open(self) -> Any:
         try:
             return self.connect()
-        except SourceError:
+        except CdpError:
             raise
         except Exception as e:
             raise self.error(e, "connecting", retriable=True) from e
@@ -123,7 +123,7 @@ class AdbcConnector:
             conn = self.open()
             try:
                 found = self.discover(conn)
-            except SourceError:
+            except CdpError:
                 raise
             except Exception as e:
                 raise self.error(e, "schema discovery") from e
