@@ -204,9 +204,10 @@ class AdbcConnector:
             if isinstance(n, exp.Ordered) and n.args.get("nulls_first") is None:
                 # PostgreSQL: NULLs sort last ascending, first descending; say so explicitly
                 n.set("nulls_first", bool(n.args.get("desc")))
-            return self.rewrite(n)
+            return n
 
-        return node.copy().transform(fix)
+        # names first, then dialect rewrites (which may replace a node and skip its children)
+        return node.copy().transform(fix).transform(self.rewrite)
 
     def _render_scan(self, request: ScanRequest) -> tuple[exp.Query, list[pa.DataType | None]]:
         if request.table is None:
