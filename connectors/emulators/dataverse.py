@@ -140,7 +140,7 @@ class DataverseEmulator(EmulatorBase):
         if offset + size < len(matched):
             token = self._make_token(offset + size, opts, pagesize)
             host = req.headers.get("host", f"{self.host}:{self.port}")
-            body["@odata.nextLink"] = f"http://{host}{API}/{entity_set}?" + urlencode({**opts, "$skiptoken": token})
+            body["@odata.nextLink"] = f"http://{host}{API}/{entity_set}?" + urlencode({**opts, "$skiptoken": token}, safe="$@")
         headers = {"OData-Version": "4.0"}
         if pagesize is not None:
             headers["Preference-Applied"] = f"odata.maxpagesize={pagesize}"
@@ -251,16 +251,25 @@ def _coerce(atype: str, v: Any) -> Any:
         if isinstance(v, datetime):
             return v
         if isinstance(v, str):
-            return datetime.fromisoformat(v.replace("Z", "+00:00")).astimezone(timezone.utc)
+            try:
+                return datetime.fromisoformat(v.replace("Z", "+00:00")).astimezone(timezone.utc)
+            except ValueError:
+                raise bad from None
         raise bad
     if atype in ("Integer", "BigInt", "Picklist", "State", "Status"):
         if isinstance(v, bool) or isinstance(v, float):
             raise bad
-        return int(v)
+        try:
+            return int(v)
+        except ValueError:
+            raise bad from None
     if atype in ("Double", "Decimal", "Money"):
         if isinstance(v, bool):
             raise bad
-        return float(v)
+        try:
+            return float(v)
+        except ValueError:
+            raise bad from None
     if atype == "Boolean":
         if isinstance(v, bool):
             return v
