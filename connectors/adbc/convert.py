@@ -67,10 +67,10 @@ def postgres_column(arr: pa.Array, field: pa.Field, target: pa.DataType | None) 
     import pyarrow as pa
 
     t = arr.type
-    if isinstance(t, pa.ExtensionType):
+    if isinstance(t, pa.BaseExtensionType):
         meta = {k.decode(): v.decode() for k, v in (field.metadata or {}).items()}
         typname = meta.get("ADBC:postgresql:typname") or meta.get("POSTGRESQL:type", "")
-        storage = arr.storage if isinstance(arr, pa.ExtensionArray) else arr
+        storage = arr.storage if hasattr(arr, "storage") else arr
         if typname == "numeric":
             return storage.cast(numeric_type(meta.get("POSTGRESQL:typmod"), target))
         if typname == "uuid" or getattr(t, "extension_name", "") == "arrow.uuid":

@@ -103,7 +103,7 @@ def _column_type(f: pa.Field, numeric: tuple[int, int] | None) -> pa.DataType:
     import pyarrow as pa
 
     t = f.type
-    if isinstance(t, pa.ExtensionType):
+    if isinstance(t, pa.BaseExtensionType):
         meta = {k.decode(): v.decode() for k, v in (f.metadata or {}).items()}
         if meta.get("ADBC:postgresql:typname") == "numeric" or meta.get("POSTGRESQL:type") == "numeric":
             return pa.decimal128(*numeric) if numeric and 0 < numeric[0] <= 38 else pa.float64()
