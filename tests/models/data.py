@@ -74,3 +74,40 @@ orders:
   relations:
     customer: {entity: customers, on: {customer_email: email}}
 """
+
+
+STITCH_YAML = """
+customers:
+  key: email
+  merge:
+    - from: crm.contacts
+      fields: {email: "lower(trim(email))", phone: phone, lifecycle_stage: lifecyclestage}
+      updated_at: updatedat
+    - from: shop.customers
+      fields: {email: "lower(trim(email))", phone: phone, country: country}
+      updated_at: updated_at
+  identity: [email, phone]
+  stitching: {max_records_per_identifier: 3, max_cluster_size: 50}
+"""
+
+
+def stitch_sources() -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """A chain (a-email, shared phone, b-email...), a star on one phone, a hub phone, loners."""
+    contacts = [
+        # chain: c1 (a, p1) - s1 (a2?, p1) ... linked by phone then by email
+        {"id": 1, "email": "A@x.com", "lifecyclestage": "lead", "phone": "p1", "updatedat": 1},
+        {"id": 2, "email": "b@x.com", "lifecyclestage": "customer", "phone": "p2", "updatedat": 2},
+        {"id": 3, "email": "c@x.com", "lifecyclestage": None, "phone": "HUB", "updatedat": 3},
+        {"id": 4, "email": "d@x.com", "lifecyclestage": "lead", "phone": "HUB", "updatedat": 4},
+        {"id": 5, "email": None, "lifecyclestage": "lead", "phone": "p9", "updatedat": 5},
+        {"id": 6, "email": "", "lifecyclestage": "lead", "phone": None, "updatedat": 6},
+    ]
+    customers = [
+        {"id": 1, "email": "a2@x.com", "country": "FR", "ltv": 1.0, "phone": "p1", "updated_at": 10},
+        {"id": 2, "email": "a2@x.com", "country": "DE", "ltv": 2.0, "phone": "p2", "updated_at": 5},
+        {"id": 3, "email": "e@x.com", "country": "US", "ltv": 3.0, "phone": "HUB", "updated_at": 1},
+        {"id": 4, "email": "f@x.com", "country": "JP", "ltv": 4.0, "phone": "HUB", "updated_at": 1},
+        {"id": 5, "email": " c@x.com", "country": "IT", "ltv": 5.0, "phone": None, "updated_at": 1},
+        {"id": 6, "email": "g@x.com", "country": None, "ltv": 6.0, "phone": "p9", "updated_at": 1},
+    ]
+    return {"crm": {"contacts": contacts}, "shop": {"customers": customers}}
