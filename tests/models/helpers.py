@@ -72,3 +72,12 @@ def canon(items: list[dict[str, Any]]) -> list[tuple]:  # type: ignore[type-arg]
         return round(v, 9) if isinstance(v, float) else v
 
     return sorted((tuple((k, norm(v)) for k, v in sorted(r.items())) for r in items), key=repr)
+
+
+def executor_ready() -> bool:
+    """The Arrow executor (federation.execute, another package) is importable."""
+    try:
+        from federation.execute import execute  # noqa: F401
+    except ImportError:
+        return False
+    return True

@@ -9,12 +9,10 @@ executor is present, the federated answer of ``Workspace.query``.
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
 from tests.models.data import ENTITIES_YAML, make_sources
-from tests.models.helpers import canon, duck, make_ws, rows
+from tests.models.helpers import canon, duck, executor_ready, make_ws, rows
 
 DATA = make_sources(300, seed=11)
 
@@ -100,7 +98,7 @@ def test_expanded_sql_matches_oracle(ws, con, sql: str) -> None:  # type: ignore
     assert canon(rows(con, plan.sql)) == canon(_oracle(con, sql))
 
 
-@pytest.mark.skipif(importlib.util.find_spec("federation.execute") is None, reason="Arrow executor not present yet")
+@pytest.mark.skipif(not executor_ready(), reason="Arrow executor not present yet")
 @pytest.mark.parametrize("sql", QUERIES)
 def test_federated_answer_matches_oracle(ws, con, sql: str) -> None:  # type: ignore[no-untyped-def]
     assert canon(ws.query(sql).to_pylist()) == canon(_oracle(con, sql))
