@@ -87,7 +87,19 @@ SOURCE_TYPES: dict[str, SourceType] = {
     "parquet": _t("parquet", "connectors.files.dataset:FileConnector", *_FILES),
     "csv": _t("csv", "connectors.files.dataset:FileConnector", *_FILES, OptionSpec("delimiter")),
     "jsonl": _t("jsonl", "connectors.files.dataset:FileConnector", *_FILES),
-    "hubspot": _t("hubspot", "connectors.crm.hubspot:HubSpotConnector", *_CRM),
+    "hubspot": _t(
+        "hubspot",
+        "connectors.crm.hubspot:HubSpotConnector",
+        *_CRM,
+        OptionSpec("search_rate_limit", "float", default=5.0, help="search requests per second (HubSpot: 5 per account)"),
+        OptionSpec("max_filter_groups", "int", default=5, help="search filterGroups per request"),
+        OptionSpec("max_filters_per_group", "int", default=6, help="filters per search group"),
+        OptionSpec("max_filters_total", "int", default=18, help="filters per search request"),
+        OptionSpec("search_result_cap", "int", default=10_000, help="results one search query can page through"),
+        OptionSpec("search_page_size", "int", default=200),
+        OptionSpec("list_page_size", "int", default=100),
+        OptionSpec("push_like", "bool", default=True, help="send LIKE patterns as CONTAINS_TOKEN (re-checked)"),
+    ),
     "salesforce": _t(
         "salesforce",
         "connectors.crm.salesforce:SalesforceConnector",
@@ -104,8 +116,21 @@ SOURCE_TYPES: dict[str, SourceType] = {
         OptionSpec("scope", help="OAuth scope (default {base_url}/.default)"),
         OptionSpec("page_size", "int", default=5000, help="Prefer: odata.maxpagesize, at most 5000"),
     ),
-    "zoho": _t("zoho", "connectors.crm.zoho:ZohoConnector", *_CRM),
-    "pipedrive": _t("pipedrive", "connectors.crm.pipedrive:PipedriveConnector", *_CRM),
+    "zoho": _t(
+        "zoho",
+        "connectors.crm.zoho:ZohoConnector",
+        *_CRM,
+        OptionSpec("refresh_token", secret=True, help="OAuth refresh token (with client_id and client_secret)"),
+        OptionSpec("accounts_url", default="https://accounts.zoho.com", help="Zoho accounts server of the data centre"),
+        OptionSpec("page_size", "int", default=2000, help="COQL LIMIT per call (at most 2000)"),
+        OptionSpec("max_rows", "int", default=100_000, help="rows COQL reaches through OFFSET before restarting by id"),
+    ),
+    "pipedrive": _t(
+        "pipedrive",
+        "connectors.crm.pipedrive:PipedriveConnector",
+        *_CRM,
+        OptionSpec("page_size", "int", default=500, help="`limit` per call (at most 500)"),
+    ),
 }
 
 # Any other ADBC driver by name goes through the generic ADBC connector.
