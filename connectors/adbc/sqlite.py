@@ -126,7 +126,8 @@ class SqliteConnector(AdbcConnector):
             pattern = glob_pattern(node.expression.this)
             if pattern is None:
                 raise RenderError("LIKE pattern with an escape")
-            return exp.Glob(this=node.this, expression=exp.Literal.string(pattern))
+            glob = exp.Glob(this=node.this, expression=exp.Literal.string(pattern))
+            return exp.Not(this=glob) if node.args.get("negate") else glob
         if isinstance(node, exp.Like):
             raise RenderError("LIKE with a computed pattern")
         if isinstance(node, exp.Join) and not node.args.get("on") and not node.args.get("using") and not node.side:

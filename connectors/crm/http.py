@@ -100,15 +100,17 @@ _BUCKETS: dict[tuple[str, str, str, str], TokenBucket] = {}
 _BUCKETS_LOCK = threading.Lock()
 
 
-def shared_bucket(vendor: str, base_url: str, credential: str | None, lane: str, rate: float) -> TokenBucket:
+def shared_bucket(vendor: str, base_url: str, credential: str | None, lane: str, rate: float, burst: float = 1.0) -> TokenBucket:
     """The process-wide bucket for one account and lane (created on first use).
 
-    The first caller's ``rate`` wins; later callers with the same key share it."""
+    The first caller's ``rate`` wins; later callers with the same key share it.
+    ``burst`` defaults to 1: evenly spaced requests stay under the sliding
+    windows vendors count in, where a saved-up burst would not."""
     key = (vendor, base_url.rstrip("/"), fingerprint(credential), lane)
     with _BUCKETS_LOCK:
         bucket = _BUCKETS.get(key)
         if bucket is None:
-            bucket = _BUCKETS[key] = TokenBucket(rate)
+            bucket = _BUCKETS[key] = TokenBucket(rate, burst)
         return bucket
 
 

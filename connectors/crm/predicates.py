@@ -219,3 +219,79 @@ def like_shape(pattern: str) -> tuple[LikeShape, str] | None:
     if ends:
         return ("prefix", core)
     return ("exact", core)
+
+
+def evaluate(e: exp.Expression, batch: Any) -> Any:
+    """SQL three-valued truth of ``e`` over an Arrow table/batch (a BooleanArray, null = unknown).
+
+    Handles AND/OR/NOT trees of ``atom``s; raises ValueError on anything else.
+    Connectors use it to apply, in Arrow, an exact filter they could not send."""
+    import pyarrow.compute as pc
+
+    e = _unparen(e)
+    if isinstance(e, exp.And):
+        return pc.and_kleene(evaluate(e.left, batch), evaluate(e.right, batch))
+    if isinstance(e, exp.Or):
+        return pc.or_kleene(evaluate(e.left, batch), evaluate(e.right, batch))
+    c = atom(e)
+    if c is None:
+        if isinstance(e, exp.Not):
+            return pc.invert(evaluate(e.this, batch))
+        raise ValueError(f"cannot evaluate {e.sql()}")
+    return _eval_atom(c, batch)
+
+
+def _eval_atom(c: Comparison, batch: Any) -> Any:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    col = batch.column(c.column)
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+
+    def lit(v: Any) -> Any:
+        return pa.scalar(v).cast(col.type) if not pa.types.is_string(col.type) else pa.scalar(str(v))
+
+    null_mask = pc.is_null(col)
+    unknown = pa.nulls(len(col), pa.bool_())
+    fns = {"=": pc.equal, "!=": pc.not_equal, "<": pc.less, "<=": pc.less_equal, ">": pc.greater, ">=": pc.greater_equal}
+    if c.op in fns:
+        return fns[c.op](col, lit(c.value))
+    if c.op in ("in", "not_in"):
+        hit = pc.is_in(col, value_set=pa.array([lit(v).as_py() for v in c.values], col.type))
+        hit = pc.if_else(null_mask, unknown, hit)  # SQL: NULL IN (...) is unknown
+        return hit if c.op == "in" else pc.invert(hit)
+    if c.op in ("is_null", "not_null"):
+        return null_mask if c.op == "is_null" else pc.invert(null_mask)
+    if c.op in ("between", "not_between"):
+        lo, hi = lit(c.values[0]), lit(c.values[1])
+        hit = pc.and_kleene(pc.greater_equal(col, lo), pc.less_equal(col, hi))
+        return hit if c.op == "between" else pc.invert(hit)
+    if c.op in ("like", "not_like"):
+        hit = pc.match_like(col, c.value, ignore_case=c.case_insensitive)
+        return hit if c.op == "like" else pc.invert(hit)
+    raise ValueError(f"cannot evaluate {c.op}")
+
+
+def sort_limit(table: Any, order_by: tuple[exp.Ordered, ...] | list[exp.Ordered], limit: int | None = None) -> Any:
+    """``table`` sorted by ``order_by`` (bare columns) with PostgreSQL's NULL placement, then cut to ``limit``.
+
+    PostgreSQL puts NULLs last ascending and first descending unless NULLS FIRST/LAST
+    says otherwise; Arrow's own null placement is global, hence the helper keys."""
+    import pyarrow.compute as pc
+
+    keys: list[tuple[str, str]] = []
+    helpers: list[str] = []
+    for i, o in enumerate(order_by):
+        name = _unparen(o.this).name
+        desc = bool(o.args.get("desc"))
+        nf = o.args.get("nulls_first")
+        nulls_first = nf if isinstance(nf, bool) else desc
+        helper = f"__nulls_{i}"
+        table = table.append_column(helper, pc.is_null(table.column(name)))
+        helpers.append(helper)
+        keys += [(helper, "descending" if nulls_first else "ascending"), (name, "descending" if desc else "ascending")]
+    if keys:
+        table = table.take(pc.sort_indices(table, sort_keys=keys))
+        table = table.drop_columns(helpers)
+    return table.slice(0, limit) if limit is not None else table

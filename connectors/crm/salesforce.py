@@ -82,7 +82,7 @@ class SalesforceConnector:
                               hint="Set them from the environment, e.g. token: \"${SALESFORCE_TOKEN}\".")
         self.capabilities = Capabilities(
             supports_projection=True, supports_filter=True, supports_limit=True, supports_order=True,
-            supports_aggregation=True, max_page_size=2000, max_in_list=500,
+            supports_aggregation=True, max_page_size=2000, max_in_list=2000,
         )
         rate = opts.get("rate_limit")
         self.http = CrmHttp(
@@ -172,9 +172,12 @@ class SalesforceConnector:
     def classify(self, predicate: exp.Expression, table: TableInfo) -> Pushdown:
         verdict = lower_classify(predicate, self.dialect(table))
         if verdict != "unsupported":
+            from connectors.crm.predicates import atom
+
             text = soql.where([predicate], self.dialect(table)) or ""
-            if len(text) > MAX_URL // 2:
-                return "unsupported"  # leave room in the URL for the rest of the query
+            is_in = (a := atom(predicate)) is not None and a.op == "in"
+            if len(text) > MAX_URL // 2 and not is_in:
+                return "unsupported"  # leave room in the URL; long IN lists are split by scan
         return verdict  # type: ignore[return-value]
 
     def accepts(self, query: exp.Select | exp.Union) -> bool:
@@ -183,21 +186,61 @@ class SalesforceConnector:
         return plan_aggregate(self, query) is not None
 
     # -- scan -------------------------------------------------------------------------
-    def _plan(self, request: ScanRequest) -> tuple[str, TableInfo, list[Column], list[tuple[Column, bool, bool]] | None]:
-        """(SOQL, table, selected columns, order keys to apply locally or None)."""
+    def _plan(self, request: ScanRequest) -> tuple[list[str], TableInfo, list[Column], list[tuple[Column, bool, bool]] | None]:
+        """(SOQL texts, table, selected columns, order keys to apply locally or None).
+
+        One text normally; several when the GET would pass the URI limit, by cutting the
+        longest IN list into disjoint chunks (ORDER BY/LIMIT then finish here)."""
         table = self.table(request.table or "")
         cols = [self._col(table, c) for c in (request.columns or request.output_names)]
         fields = list(dict.fromkeys(c.native_name for c in cols)) or ["Id"]
         filters = list(request.filters)
         if request.key_filter is not None and len(request.key_filter.keys) <= (self.capabilities.max_in_list or 0):
             filters.append(_in_filter(request.key_filter))
-        where = soql.where(filters, self.dialect(table))
         keys = [(self._col(table, o.this.name), bool(o.args.get("desc")), _nulls_first(o)) for o in request.order_by]
         local = any(c.native_name.lower() in self._text_fields(table) for c, _d, _n in keys)
         order = None if local or not keys else soql.order_by([(c.native_name, d, n) for c, d, n in keys])
+        dialect = self.dialect(table)
+
+        def build(fs: list[exp.Expression], limit: int | None) -> str:
+            return soql.select(table.native_name, fields, soql.where(fs, dialect), order, limit)
+
         limit = None if local else request.limit
-        text = soql.select(table.native_name, fields, where, order, limit)
-        return text, table, cols, (keys if local else None)
+        texts = [build(filters, limit)]
+        if self._url_len(texts[0]) > MAX_URL:
+            texts = [build(fs, limit) for fs in self._split(filters, build)]
+            if len(texts) > 1 and keys:
+                local = True
+        return texts, table, cols, (keys if local else None)
+
+    def _url_len(self, text: str) -> int:
+        from urllib.parse import quote_plus
+
+        return len(self.base_url) + len(self._query_path()) + 3 + len(quote_plus(text))
+
+    def _split(self, filters: list[exp.Expression], build) -> list[list[exp.Expression]]:  # type: ignore[no-untyped-def]
+        """Filter sets whose IN lists are disjoint chunks of the longest one, each fitting the URI."""
+        from connectors.crm.predicates import atom
+
+        ins = [(i, a) for i, f in enumerate(filters) if (a := atom(f)) is not None and a.op == "in"]
+        if not ins:
+            raise SourceError(self.name, f"the SOQL query would pass the {MAX_URL}-character URI limit",
+                              hint="Shorten the query's IN lists or filters on this source.")
+        i, a = max(ins, key=lambda x: len(x[1].values))
+        # values equal ignoring case go to the same chunk: SOQL matches text ignoring case
+        groups: dict[Any, list[Any]] = {}
+        for v in a.values:
+            groups.setdefault(v.casefold() if isinstance(v, str) else v, []).append(v)
+        out: list[list[exp.Expression]] = []
+        pending = [list(groups.values())]
+        while pending:
+            chunk = pending.pop()
+            fs = filters[:i] + [_in_expr(a.column, [v for g in chunk for v in g])] + filters[i + 1:]
+            if self._url_len(build(fs, None)) <= MAX_URL or len(chunk) == 1:
+                out.append(fs)
+            else:
+                pending += [chunk[len(chunk) // 2:], chunk[: len(chunk) // 2]]
+        return out
 
     def _text_fields(self, table: TableInfo) -> set[str]:
         return {k for k, t in self._native_types.get(table.name, {}).items() if t in TEXT_TYPES}
@@ -216,10 +259,10 @@ class SalesforceConnector:
             plan = plan_aggregate(self, request.query)
             text = plan.soql if plan else ""
             return [NativeRequest("http", method="GET", path=f"{self._query_path()}?q={text}", detail={"estimated_requests": 1})]
-        text, table, _cols, _local = self._plan(request)
+        texts, table, _cols, _local = self._plan(request)
         return [NativeRequest("http", method="GET", path=f"{self._query_path()}?q={text}",
                               detail={"estimated_requests": self._estimate(text, table, request.limit),
-                                      "page_size": self.batch_size})]
+                                      "page_size": self.batch_size}) for text in texts]
 
     def _estimate(self, text: str, table: TableInfo, limit: int | None) -> int:
         """Pages this query will take, from a COUNT() over the same WHERE (one extra GET)."""
@@ -239,9 +282,10 @@ class SalesforceConnector:
             from connectors.crm.salesforce_agg import scan_aggregate
 
             return scan_aggregate(self, request)
-        text, _table, cols, local = self._plan(request)
+        texts, _table, cols, local = self._plan(request)
         schema = pa.schema([pa.field(n, c.type) for n, c in zip(request.output_names, cols)])
-        batches = self._pages(text, cols, schema, None if local else request.limit)
+        limit = None if local else request.limit
+        batches = (b for text in texts for b in self._pages(text, cols, schema, limit))
         if local is None:
             return pa.RecordBatchReader.from_batches(schema, batches)
         return _sort_locally(pa.Table.from_batches(list(batches), schema), request, local).to_reader()
@@ -292,11 +336,30 @@ def _nulls_first(o: exp.Ordered) -> bool:
 
 
 def _in_filter(kf: Any) -> exp.Expression:
+    return _in_expr(kf.column, [v for v in kf.keys.to_pylist() if v is not None])
+
+
+def _in_expr(column: str, values: list[Any]) -> exp.Expression:
+    """``column IN (values)`` as an AST (values become literals through sqlglot)."""
     from sqlglot import exp
 
-    vals = [v for v in kf.keys.to_pylist() if v is not None]
-    return exp.In(this=exp.column(kf.column, quoted=True), expressions=[
-        exp.Literal.string(v) if isinstance(v, str) else exp.Literal.number(v) for v in vals])
+    return exp.In(this=exp.column(column, quoted=True), expressions=[_lit(v) for v in values])
+
+
+def _lit(v: Any) -> exp.Expression:
+    import datetime as dt
+
+    from sqlglot import exp
+
+    if isinstance(v, bool):
+        return exp.Boolean(this=v)
+    if isinstance(v, (int, float)):
+        return exp.Literal.number(v)
+    if isinstance(v, dt.datetime):
+        return exp.Cast(this=exp.Literal.string(v.isoformat()), to=exp.DataType.build("TIMESTAMPTZ"))
+    if isinstance(v, dt.date):
+        return exp.Cast(this=exp.Literal.string(v.isoformat()), to=exp.DataType.build("DATE"))
+    return exp.Literal.string(str(v))
 
 
 def _sort_locally(table: pa.Table, request: ScanRequest, keys: list[tuple[Column, bool, bool]]) -> pa.Table:

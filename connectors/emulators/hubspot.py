@@ -62,11 +62,12 @@ class HubSpotEmulator(EmulatorBase):
         max_filters_per_group: int = 6,
         max_filters_total: int = 18,
         list_max_limit: int = 100,
+        archived_every: int = 97,
         **kw: Any,
     ) -> None:
         super().__init__(seed=seed, **kw)
         self.token = token
-        self.store = store if store is not None else generate(contacts=contacts, seed=seed)
+        self.store = store if store is not None else generate(contacts=contacts, seed=seed, archived_every=archived_every)
         self.search_limiter = WindowLimiter(search_per_second, 1.0)
         self.burst_limiter = WindowLimiter(burst_max, burst_seconds)
         self.burst_max, self.burst_seconds = burst_max, burst_seconds

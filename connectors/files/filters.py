@@ -150,6 +150,11 @@ class _Translator:
         return pc.field(col.native_name), self.schema.field(col.native_name).type
 
     def visit(self, node: exp.Expression) -> pc.Expression:
+        out = self.visit_positive(node)
+        # sqlglot 30 writes ``x IS NOT NULL`` (and some NOT forms) as a ``negate`` flag
+        return ~out if node.args.get("negate") else out
+
+    def visit_positive(self, node: exp.Expression) -> pc.Expression:
         import pyarrow as pa
 
         if isinstance(node, exp.Paren):
