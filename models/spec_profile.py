@@ -92,7 +92,7 @@ def _survivorship(ent: Entity, value: Any, path: str, ctx: _Ctx) -> dict[str, Ru
 def _identity(ent: Entity, body: Mapping[str, Any], path: str, ctx: _Ctx) -> Entity:
     ident = body.get("identity")
     if ident is None:
-        return replace(ent, identity=(ent.key,) if ent.key else ())
+        return replace(ent, identity=(ent.key,) if ent.key and ent.profile else ())
     if not ent.profile:
         ctx.add(f"{path}.identity", "'identity' only applies to entities that 'merge' several sources")
         return ent

@@ -1,0 +1,103 @@
+"""`cdp model validate` / `show`, and model errors at query time."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from federation import Workspace
+from federation.errors import ConfigError, QueryError
+from models.cli import model_app
+from models.validate import validate_model
+from tests.models.data import make_sources
+from tests.models.workspace import build
+
+BROKEN = """
+customers:
+  key: email
+  merge:
+    - from: crm.contacts
+      fields: {email: "lower(trim(email))", phone: phne, score: "updatedat"}
+    - from: shop.customerz
+      fields: {email: "lower(email)"}
+    - from: shop.customers
+      fields: {email: "lower(email)", score: country}
+    - from: nowhere.people
+      fields: {email: email}
+  survivorship: {phone: {rule: most_recent}}
+  relations: {orders: {entity: orders, on: {email: customer_email}}}
+orders:
+  from: shop.orders
+  fields: {order_id: id, customer_email: "lower(email)", amount: "(SELECT 1)"}
+  relations: {customer: {entity: customers, on: {customer_email: country}}}
+"""
+
+
+@pytest.fixture(scope="module")
+def good(tmp_path_factory):  # type: ignore[no-untyped-def]
+    ws = Workspace.load(build(tmp_path_factory.mktemp("good"), make_sources(30)), env={})
+    yield ws
+    ws.close()
+
+
+def _run(ws: Workspace, *args: str):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(model_app, list(args), obj=lambda: ws)
+
+
+def test_validate_ok_and_show(good) -> None:  # type: ignore[no-untyped-def]
+    res = _run(good, "validate")
+    assert res.exit_code == 0 and "model ok: 2 entities" in res.output
+    doc = json.loads(_run(good, "show", "customers", "--format", "json").output)
+    fields = {f["name"]: f for f in doc["fields"]}
+    assert [s["source"] for s in fields["phone"]["sources"]] == ["crm", "shop"]
+    assert fields["phone"]["survivorship"].startswith("most recent")
+    assert fields["lifetime_value"]["type"] == "double precision"
+    assert doc["location"].split(" ")[0].endswith("model.yaml:2:3")
+    tree = _run(good, "show").output
+    assert "orders ──customer──▶ customers" in tree and "lifecycle_stage" in tree
+
+
+def test_show_unknown_entity_suggests(good) -> None:  # type: ignore[no-untyped-def]
+    res = _run(good, "show", "customer")
+    assert "no entity named 'customer'" in str(res.exception) and "Did you mean 'customers'?" in str(res.exception)
+
+
+def test_every_problem_at_once_with_file_and_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    ws = Workspace.load(build(tmp_path, make_sources(10), BROKEN), env={})
+    _, problems, _ = validate_model(ws)
+    text = "\n".join(str(p) for p in problems)
+    expect = [
+        "column 'phne' does not exist in crm.contacts",
+        "Did you mean 'phone'?",
+        "table 'shop.customerz' does not exist",
+        "unknown source 'nowhere'",
+        "field 'score' of 'customers' has conflicting types (crm: bigint, shop.customers: text)",
+        "'most_recent' for 'phone' needs updated_at on crm",
+        "field 'amount' may not contain a subquery",
+        "relation 'customer' of 'orders' joins on country, not on the key of 'customers'",
+        "relation cycle: customers → orders → customers",
+        "'orders' declares no key",
+    ]
+    for e in expect:
+        assert e in text, e
+    assert all("model.yaml:" in str(p.location) and p.location.line for p in problems), text
+    assert "model.yaml:6:47 (entities.customers.merge[0].fields.phone)" in text
+    res = CliRunner().invoke(model_app, ["validate"], obj=lambda: ws)
+    assert isinstance(res.exception, ConfigError) and len(res.exception.problems) == len(problems)
+
+
+def test_unknown_field_names_the_entity_with_position(good) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(QueryError) as e:
+        good.plan("SELECT emial FROM customers")
+    text = e.value.render()
+    assert "column 'emial' is not in entity 'customers'" in text and "Did you mean 'email'?" in text
+    assert "line 1, col 8" in text
+    with pytest.raises(QueryError, match="column 'contry' is not in entity 'customers'"):
+        good.plan("SELECT c.contry FROM customers c JOIN orders o ON o.customer_email = c.email")
+
+
+def test_unknown_entity_suggests(good) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(QueryError, match="Did you mean 'customers'"):
+        good.plan("SELECT email FROM customer")
