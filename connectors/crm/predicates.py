@@ -160,9 +160,12 @@ def atom(e: exp.Expression) -> Comparison | None:
             return None
         return Comparison(inner.column, _NEGATE[inner.op], inner.values, inner.case_insensitive)  # type: ignore[arg-type]
     try:
-        return _atom(e)
+        c = _atom(e)
     except (NotLiteral, ValueError):
         return None
+    if c is not None and e.args.get("negate"):  # sqlglot 30: `x IS NOT NULL`, `x NOT LIKE` carry negate=True
+        c = Comparison(c.column, _NEGATE[c.op], c.values, c.case_insensitive)  # type: ignore[arg-type]
+    return c
 
 
 def _atom(e: exp.Expression) -> Comparison | None:

@@ -111,6 +111,9 @@ def test_atoms() -> None:
     assert ts == dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
     assert atom(_e("x = y")) is None and atom(_e("x = NULL")) is None and atom(_e("lower(x) = 'a'")) is None
     assert atom(_e("x LIKE '%ab%'")).op == "like"  # type: ignore[union-attr]
+    assert atom(_e("x NOT LIKE '%ab%'")).op == "not_like"  # type: ignore[union-attr]
+    assert atom(_e("x NOT ILIKE 'a'")).op == "not_like"  # type: ignore[union-attr]
+    assert atom(_e("x NOT BETWEEN 1 AND 2")).op == "not_between"  # type: ignore[union-attr]
 
 
 def test_dnf_and_caps() -> None:
