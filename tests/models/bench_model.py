@@ -1,0 +1,89 @@
+"""Model benchmarks (not a test: run by hand, figures go in the report).
+
+    .venv/bin/python -m tests.models.bench_model stitch  [N_RECORDS]
+    .venv/bin/python -m tests.models.bench_model profile [N_KEYS]
+
+stitch: N records over two sources, two identifiers each (2N identifiers), with
+chains through shared phones; times fetch-free clustering (``_records`` +
+``_cluster``: components, hub cap, ids, trace).
+profile: two in-memory sources of N keys each (half overlapping, 10 % duplicates),
+one profile query through the planner and the Arrow executor; reports seconds,
+peak RSS growth and the Arrow size of the columns the query reads.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bench_stitch(n: int) -> None:
+    import yaml
+
+    from federation.errors import Location
+    from models.spec import parse_entities
+    from models.stitch import _cluster, _records
+    from tests.models.data import STITCH_YAML
+
+    text = STITCH_YAML.replace("max_cluster_size: 50", "max_cluster_size: 10000000")
+    text = text.replace("max_records_per_identifier: 3", "max_records_per_identifier: 10")
+    ent = parse_entities(yaml.safe_load(text), {}, Location("bench"))[0]["customers"]
+    idx = pa.array(range(n), pa.int64())
+    tables = []
+    for s in range(2):
+        # source 0 holds (e_i, p_i), source 1 (e_i+1, p_i): one chain through every record
+        email = pc.binary_join_element_wise("u", pc.cast(pc.add(idx, s), pa.string()), "@x.com", "")
+        phone = pc.binary_join_element_wise("+", pc.cast(idx, pa.string()), "")
+        tables.append(pa.table({"_link": pc.binary_join_element_wise(email, phone, "\x1f"), "_id0": email, "_id1": phone}))
+    t0 = time.perf_counter()
+    nodes, long = _records(ent, tables)
+    t1 = time.perf_counter()
+    result = _cluster(ent, nodes, long)
+    t2 = time.perf_counter()
+    print(f"stitch: {nodes.num_rows} records, {long.num_rows} identifiers -> {result['customers']} customers "
+          f"(largest {result['largest']}); records {t1 - t0:.2f} s, clustering {t2 - t1:.2f} s, "
+          f"peak RSS {_rss_mb():.0f} MB")
+
+
+def bench_profile(n: int) -> None:
+    import tempfile
+    from pathlib import Path
+
+    from connectors.memory import MemoryConnector
+    from tests.models.data import ENTITIES_YAML
+    from tests.models.helpers import make_ws
+
+    ws = make_ws(Path(tempfile.mkdtemp()), {}, "memory", ENTITIES_YAML)
+    idx = pa.array(range(n), pa.int64())
+    crm = pa.table({"id": idx, "email": pc.binary_join_element_wise("User", pc.cast(idx, pa.string()), "@x.com"),
+                    "lifecyclestage": pc.if_else(pc.equal(pc.bit_wise_and(idx, 3), 0), "lead", "customer"),
+                    "phone": pc.cast(idx, pa.string()), "updatedat": idx})
+    dup = pc.if_else(pc.less(pc.bit_wise_and(idx, 15), 2), pc.subtract(idx, 1), idx)  # ~12 % duplicates
+    shift = pc.add(dup, n // 2)
+    shop = pa.table({"id": idx, "email": pc.binary_join_element_wise(" user", pc.cast(shift, pa.string()), "@x.com"),
+                     "country": pc.if_else(pc.equal(pc.bit_wise_and(idx, 1), 0), "FR", "DE"),
+                     "ltv": pc.cast(idx, pa.float64()), "phone": pc.cast(idx, pa.string()), "updated_at": idx})
+    ws.add_connector("crm", MemoryConnector("crm", {"contacts": crm}))
+    ws.add_connector("shop", MemoryConnector("shop", {"customers": shop}))
+    sql = "SELECT country, count(*) AS n, sum(lifetime_value) AS ltv FROM customers GROUP BY country"
+    used = crm.select(["email"]).nbytes + shop.select(["email", "country", "ltv", "updated_at", "phone"]).nbytes
+    before = _rss_mb()
+    t0 = time.perf_counter()
+    out = ws.query(sql)
+    secs = time.perf_counter() - t0
+    print(f"profile: {2 * n} source records, {out.num_rows} result rows in {secs:.2f} s; "
+          f"Arrow size of used columns {used / 1e6:.0f} MB; peak RSS growth {_rss_mb() - before:.0f} MB")
+
+
+if __name__ == "__main__":
+    what = sys.argv[1] if len(sys.argv) > 1 else "stitch"
+    size = int(sys.argv[2]) if len(sys.argv) > 2 else 500_000
+    (bench_stitch if what == "stitch" else bench_profile)(size)
