@@ -120,8 +120,12 @@ class FileConnector:
         import pyarrow.csv as pacsv
         import pyarrow.dataset as ds
 
-        if spec.format == "csv" and self.config.get("delimiter"):
-            return ds.CsvFileFormat(parse_options=pacsv.ParseOptions(delimiter=str(self.config.get("delimiter"))))
+        if spec.format == "csv":
+            # an unquoted empty field is NULL, a quoted one ("") the empty string: what
+            # pyarrow, DuckDB and PostgreSQL's COPY ... CSV write
+            convert = pacsv.ConvertOptions(strings_can_be_null=True, quoted_strings_can_be_null=False)
+            parse = pacsv.ParseOptions(delimiter=str(self.config.get("delimiter") or ","))
+            return ds.CsvFileFormat(parse_options=parse, convert_options=convert)
         return spec.format
 
     def dataset(self, table: str) -> ds.Dataset:
@@ -165,7 +169,8 @@ class FileConnector:
             low = f.name.lower()
             sql = low if low not in seen else f.name
             seen.add(sql)
-            cols.append(Column(name=sql, type=f.type, native_name=f.name, nullable=f.nullable))
+            cols.append(Column(name=sql, type=_sql_precision(f.type, self._specs[name].format), native_name=f.name,
+                               nullable=f.nullable))
         return TableInfo(name=name, native_name=self._specs[name].path, columns=tuple(cols),
                          row_estimate=self._estimate(d))
 
@@ -240,8 +245,9 @@ class FileConnector:
             reader = scanner.to_reader()
         except (pa.ArrowInvalid, OSError) as e:
             raise SourceError(self.name, f"reading '{self._specs[info.name].path}' failed: {e}") from e
-        schema = pa.schema([f.with_name(n) for f, n in zip(reader.schema, names)])
-        return pa.RecordBatchReader.from_batches(schema, _limited(reader, names, request.limit))
+        want = [info.column(c).type for c in request.columns]  # type: ignore[union-attr]
+        schema = pa.schema([f.with_name(n).with_type(t) for f, n, t in zip(reader.schema, names, want)])
+        return pa.RecordBatchReader.from_batches(schema, _limited(reader, schema, request.limit))
 
     def native_request(self, request: ScanRequest) -> list[NativeRequest]:
         if request.table is None:
@@ -286,8 +292,18 @@ class FileConnector:
             self._datasets.clear()
 
 
-def _limited(reader: pa.RecordBatchReader, names: list[str], limit: int | None) -> Iterator[pa.RecordBatch]:
-    """Rename and stop after ``limit`` rows (pyarrow has no limit node)."""
+def _sql_precision(t: pa.DataType, fmt: str) -> pa.DataType:
+    """Timestamps parsed from text come as nanoseconds; PostgreSQL keeps microseconds."""
+    import pyarrow as pa
+
+    if fmt != "parquet" and pa.types.is_timestamp(t) and t.unit == "ns":
+        return pa.timestamp("us", tz=t.tz)
+    return t
+
+
+def _limited(reader: pa.RecordBatchReader, schema: pa.Schema, limit: int | None) -> Iterator[pa.RecordBatch]:
+    """Rename, bring to the discovered types, and stop after ``limit`` rows (pyarrow has no limit node)."""
+    names = schema.names
     left = limit
     try:
         for batch in reader:
@@ -297,6 +313,7 @@ def _limited(reader: pa.RecordBatchReader, names: list[str], limit: int | None) 
                 if batch.num_rows > left:
                     batch = batch.slice(0, left)
                 left -= batch.num_rows
-            yield batch.rename_columns(names)
+            batch = batch.rename_columns(names)
+            yield batch if batch.schema == schema else batch.cast(schema, safe=False)
     finally:
         reader.close()
