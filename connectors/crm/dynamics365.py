@@ -88,7 +88,7 @@ class DataverseConnector:
         if not self._token and not (opts.get("client_id") and opts.get("client_secret") and opts.get("token_url")):
             raise SourceError(self.name, "needs `token`, or `client_id`, `client_secret` and `token_url`; none was set",
                               hint="Set them from the environment, e.g. token: \"${DATAVERSE_TOKEN}\".")
-        self.capabilities = Capabilities(supports_order=True, supports_limit=True, max_page_size=MAX_PAGE, max_in_list=500)
+        self.capabilities = Capabilities(supports_order=True, supports_limit=True, max_page_size=MAX_PAGE, max_in_list=2000)
         self._local = threading.local()  # per-request Prefer header (see module docstring)
         rate = opts.get("rate_limit")
         self.http = CrmHttp(
@@ -174,68 +174,93 @@ class DataverseConnector:
         return odata.ODataDialect({c.name: (c.native_name, _kind(props.get(c.native_name, ""))) for c in table.columns})
 
     def classify(self, predicate: exp.Expression, table: TableInfo) -> Pushdown:
+        from connectors.crm.predicates import atom
+
         verdict = lower_classify(predicate, self.dialect(table))
-        if verdict != "unsupported" and len(odata.render([predicate], self.dialect(table)) or "") > MAX_URL // 2:
-            return "unsupported"
+        long = verdict != "unsupported" and len(odata.render([predicate], self.dialect(table)) or "") > MAX_URL // 2
+        if long and not ((a := atom(predicate)) is not None and a.op == "in"):
+            return "unsupported"  # long IN lists are split by scan
         return verdict  # type: ignore[return-value]
 
     def accepts(self, query: exp.Select | exp.Union) -> bool:
         return False  # $apply aggregation is not pushed (50k cap, no distinct count)
 
-    def _plan(self, request: ScanRequest) -> tuple[str, dict[str, str], str | None, TableInfo, list[Column], Any]:
+    def _plan(self, request: ScanRequest) -> tuple[str, list[dict[str, str]], str | None, list[Column], Any]:
+        """(path, query options per request, Prefer header, columns, order keys to apply here or None).
+
+        Several option sets when the URL would pass 32,768 characters: the longest IN
+        list is cut into disjoint chunks; ORDER BY/LIMIT then finish here."""
         table = self.table(request.table or "")
         entity_set, _pk, props = self._meta[table.name]
         cols = [table.column(c) for c in (request.columns or request.output_names)]
         if any(c is None for c in cols):
             raise SourceError(self.name, f"table {table.name} has no column in {request.columns}")
-        params: dict[str, str] = {"$select": ",".join(dict.fromkeys(c.native_name for c in cols))}  # type: ignore[union-attr]
-        dialect = self.dialect(table)
         filters = list(request.filters)
         if request.key_filter is not None and len(request.key_filter.keys) <= (self.capabilities.max_in_list or 0):
             filters.append(_in_filter(request.key_filter))
-        flt = odata.render(filters, dialect)
-        if flt:
-            params["$filter"] = flt
-            params.update(dialect.aliases)
         keys = [(table.column(o.this.name), bool(o.args.get("desc")), _nulls_first(o)) for o in request.order_by]
         local = any(props.get(c.native_name) in ("String", "Memo") or nf == d for c, d, nf in keys)  # type: ignore[union-attr]
-        if keys and not local:
-            params["$orderby"] = ",".join(f"{c.native_name} {'desc' if d else 'asc'}" for c, d, _n in keys)  # type: ignore[union-attr]
         limit = None if local else request.limit
-        prefer = f"odata.maxpagesize={self.page_size}"
-        if limit is not None and limit <= MAX_PAGE:
-            params["$top"] = str(limit)
-            prefer = None  # $top is ignored when maxpagesize is sent
         path = f"{API}/{entity_set}"
-        return path, params, prefer, table, cols, (keys if local else None)  # type: ignore[return-value]
+
+        def build(fs: list[exp.Expression]) -> dict[str, str]:
+            params = {"$select": ",".join(dict.fromkeys(c.native_name for c in cols))}  # type: ignore[union-attr]
+            dialect = self.dialect(table)
+            flt = odata.render(fs, dialect)
+            if flt:
+                params["$filter"] = flt
+                params.update(dialect.aliases)
+            if keys and not local:
+                params["$orderby"] = ",".join(f"{c.native_name} {'desc' if d else 'asc'}" for c, d, _n in keys)  # type: ignore[union-attr]
+            if limit is not None and limit <= MAX_PAGE:
+                params["$top"] = str(limit)
+            return params
+
+        plist = [build(filters)]
+        if self._url_len(path, plist[0]) > MAX_URL:
+            from connectors.crm.lowering import split_in_lists
+
+            try:
+                plist = [build(fs) for fs in split_in_lists(filters, lambda fs: self._url_len(path, build(fs)) <= MAX_URL)]
+            except ValueError:
+                raise SourceError(self.name, f"the request for {path} would pass Dataverse's {MAX_URL}-character URL limit",
+                                  hint="Use fewer or shorter IN lists in the query.") from None
+            local = local or (len(plist) > 1 and bool(keys))
+        # $top is ignored when maxpagesize is sent, so a LIMIT that fits one page goes without it
+        prefer = None if "$top" in plist[0] else f"odata.maxpagesize={self.page_size}"
+        return path, plist, prefer, cols, (keys if local else None)  # type: ignore[return-value]
+
+    def _url_len(self, path: str, params: dict[str, str]) -> int:
+        from urllib.parse import urlencode
+
+        return len(self.base_url) + len(path) + 1 + len(urlencode(params))
 
     def native_request(self, request: ScanRequest) -> list[NativeRequest]:
         from urllib.parse import urlencode
 
-        path, params, prefer, _table, _cols, _local = self._plan(request)
-        count_params = {k: v for k, v in params.items() if k not in ("$orderby", "$top")} | {"$count": "true"}
-        doc = self._get(path, count_params, prefer="odata.maxpagesize=1")
-        total = int(doc.get("@odata.count", 0))
-        if request.limit is not None:
-            total = min(total, request.limit)
-        per_page = int(params["$top"]) if "$top" in params else self.page_size
-        detail: dict[str, Any] = {"estimated_requests": max(1, math.ceil(total / max(per_page, 1))), "page_size": per_page}
-        if prefer:
-            detail["headers"] = {"Prefer": prefer}
-        query = urlencode(params, safe="$,@()='")
-        return [NativeRequest("http", method="GET", path=f"{path}?{query}", detail=detail)]
+        path, plist, prefer, _cols, _local = self._plan(request)
+        out = []
+        for params in plist:
+            count_params = {k: v for k, v in params.items() if k not in ("$orderby", "$top")} | {"$count": "true"}
+            doc = self._get(path, count_params, prefer="odata.maxpagesize=1")
+            total = int(doc.get("@odata.count", 0))
+            if request.limit is not None:
+                total = min(total, request.limit)
+            per_page = int(params["$top"]) if "$top" in params else self.page_size
+            detail: dict[str, Any] = {"estimated_requests": max(1, math.ceil(total / max(per_page, 1))), "page_size": per_page}
+            if prefer:
+                detail["headers"] = {"Prefer": prefer}
+            query = urlencode(params, safe="$,@()='")
+            out.append(NativeRequest("http", method="GET", path=f"{path}?{query}", detail=detail))
+        return out
 
     def scan(self, request: ScanRequest) -> pa.RecordBatchReader:
         import pyarrow as pa
 
-        path, params, prefer, _table, cols, local = self._plan(request)
-        from urllib.parse import urlencode
-
-        if len(self.base_url + path + "?" + urlencode(params)) > MAX_URL:
-            raise SourceError(self.name, f"the request for {path} would pass Dataverse's {MAX_URL}-character URL limit",
-                              hint="Use fewer or shorter IN lists in the query.")
+        path, plist, prefer, cols, local = self._plan(request)
         schema = pa.schema([pa.field(n, c.type) for n, c in zip(request.output_names, cols)])
-        batches = self._pages(path, params, prefer, cols, schema, None if local else request.limit)
+        limit = None if local else request.limit
+        batches = (b for params in plist for b in self._pages(path, params, prefer, cols, schema, limit))
         if local is None:
             return pa.RecordBatchReader.from_batches(schema, batches)
         return _sort_locally(pa.Table.from_batches(list(batches), schema), request, local).to_reader()

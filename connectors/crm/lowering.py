@@ -17,6 +17,7 @@ refused by the dialects.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from sqlglot import exp
@@ -102,3 +103,46 @@ def value_kind(v: Any) -> str:
     if isinstance(v, str):
         return "string"
     return "other"
+
+
+def split_in_lists(filters: list[exp.Expression], fits: Callable[[list[exp.Expression]], bool]) -> list[list[exp.Expression]]:
+    """Filter sets whose longest IN list is cut into disjoint chunks, each set ``fits``.
+
+    Values equal ignoring case stay in one chunk (APIs match text ignoring case), so
+    no row comes back twice. Raises ValueError when there is no IN list to cut."""
+    ins = [(i, a) for i, f in enumerate(filters) if (a := atom(f)) is not None and a.op == "in"]
+    if not ins:
+        raise ValueError("no IN list to split")
+    i, a = max(ins, key=lambda x: len(x[1].values))
+    groups: dict[Any, list[Any]] = {}
+    for v in a.values:
+        groups.setdefault(v.casefold() if isinstance(v, str) else v, []).append(v)
+    out: list[list[exp.Expression]] = []
+    pending = [list(groups.values())]
+    while pending:
+        chunk = pending.pop()
+        fs = filters[:i] + [in_expr(a.column, [v for g in chunk for v in g])] + filters[i + 1:]
+        if fits(fs) or len(chunk) == 1:
+            out.append(fs)
+        else:
+            pending += [chunk[len(chunk) // 2:], chunk[: len(chunk) // 2]]
+    return out
+
+
+def in_expr(column: str, values: list[Any]) -> exp.Expression:
+    """``column IN (values)`` as an AST (values become literals through sqlglot)."""
+    return exp.In(this=exp.column(column, quoted=True), expressions=[_lit(v) for v in values])
+
+
+def _lit(v: Any) -> exp.Expression:
+    import datetime as dt
+
+    if isinstance(v, bool):
+        return exp.Boolean(this=v)
+    if isinstance(v, (int, float)):
+        return exp.Literal.number(v)
+    if isinstance(v, dt.datetime):
+        return exp.Cast(this=exp.Literal.string(v.isoformat()), to=exp.DataType.build("TIMESTAMPTZ"))
+    if isinstance(v, dt.date):
+        return exp.Cast(this=exp.Literal.string(v.isoformat()), to=exp.DataType.build("DATE"))
+    return exp.Literal.string(str(v))

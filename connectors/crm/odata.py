@@ -56,7 +56,9 @@ class ODataDialect:
             try:
                 import uuid
 
-                return str(uuid.UUID(v)) if len(v) == 36 else None
+                # Dataverse matches GUIDs ignoring case; only the canonical lower-case
+                # spelling compares the same way in SQL, so only that one is pushed
+                return v if len(v) == 36 and str(uuid.UUID(v)) == v else None
             except ValueError:
                 return None
         if kind == "string" and vk == "string":

@@ -219,28 +219,13 @@ class SalesforceConnector:
         return len(self.base_url) + len(self._query_path()) + 3 + len(quote_plus(text))
 
     def _split(self, filters: list[exp.Expression], build) -> list[list[exp.Expression]]:  # type: ignore[no-untyped-def]
-        """Filter sets whose IN lists are disjoint chunks of the longest one, each fitting the URI."""
-        from connectors.crm.predicates import atom
+        from connectors.crm.lowering import split_in_lists
 
-        ins = [(i, a) for i, f in enumerate(filters) if (a := atom(f)) is not None and a.op == "in"]
-        if not ins:
+        try:
+            return split_in_lists(filters, lambda fs: self._url_len(build(fs, None)) <= MAX_URL)
+        except ValueError:
             raise SourceError(self.name, f"the SOQL query would pass the {MAX_URL}-character URI limit",
-                              hint="Shorten the query's IN lists or filters on this source.")
-        i, a = max(ins, key=lambda x: len(x[1].values))
-        # values equal ignoring case go to the same chunk: SOQL matches text ignoring case
-        groups: dict[Any, list[Any]] = {}
-        for v in a.values:
-            groups.setdefault(v.casefold() if isinstance(v, str) else v, []).append(v)
-        out: list[list[exp.Expression]] = []
-        pending = [list(groups.values())]
-        while pending:
-            chunk = pending.pop()
-            fs = filters[:i] + [_in_expr(a.column, [v for g in chunk for v in g])] + filters[i + 1:]
-            if self._url_len(build(fs, None)) <= MAX_URL or len(chunk) == 1:
-                out.append(fs)
-            else:
-                pending += [chunk[len(chunk) // 2:], chunk[: len(chunk) // 2]]
-        return out
+                              hint="Shorten the query's IN lists or filters on this source.") from None
 
     def _text_fields(self, table: TableInfo) -> set[str]:
         return {k for k, t in self._native_types.get(table.name, {}).items() if t in TEXT_TYPES}
@@ -336,30 +321,9 @@ def _nulls_first(o: exp.Ordered) -> bool:
 
 
 def _in_filter(kf: Any) -> exp.Expression:
-    return _in_expr(kf.column, [v for v in kf.keys.to_pylist() if v is not None])
+    from connectors.crm.lowering import in_expr
 
-
-def _in_expr(column: str, values: list[Any]) -> exp.Expression:
-    """``column IN (values)`` as an AST (values become literals through sqlglot)."""
-    from sqlglot import exp
-
-    return exp.In(this=exp.column(column, quoted=True), expressions=[_lit(v) for v in values])
-
-
-def _lit(v: Any) -> exp.Expression:
-    import datetime as dt
-
-    from sqlglot import exp
-
-    if isinstance(v, bool):
-        return exp.Boolean(this=v)
-    if isinstance(v, (int, float)):
-        return exp.Literal.number(v)
-    if isinstance(v, dt.datetime):
-        return exp.Cast(this=exp.Literal.string(v.isoformat()), to=exp.DataType.build("TIMESTAMPTZ"))
-    if isinstance(v, dt.date):
-        return exp.Cast(this=exp.Literal.string(v.isoformat()), to=exp.DataType.build("DATE"))
-    return exp.Literal.string(str(v))
+    return in_expr(kf.column, [v for v in kf.keys.to_pylist() if v is not None])
 
 
 def _sort_locally(table: pa.Table, request: ScanRequest, keys: list[tuple[Column, bool, bool]]) -> pa.Table:

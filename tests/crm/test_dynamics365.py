@@ -213,3 +213,23 @@ def test_upsert_by_alternate_key(emu):
     assert httpx.patch(url, json={"lastname": "New"}, headers=h).status_code == 204
     assert httpx.patch(url, json={"lastname": "Newer"}, headers=h | {"If-None-Match": "*"}).status_code == 412
     emu.rows["contact"].pop()
+
+
+def test_long_in_list_split_under_url_limit(emu, dv):
+    full = scan(dv)
+    wanted = full.column("contactid").to_pylist()[::3]
+    decoys = [f"00000000-0000-4000-8000-{n:012d}" for n in range(1, 900)]
+    values = ", ".join(f"'{v}'" for v in wanted + decoys)
+    pred = parse_one(f'"contactid" IN ({values})', dialect="postgres")
+    assert dv.classify(pred, dv.table("contact")) == "exact"
+    upper = parse_one(f"\"contactid\" = '{wanted[0].upper()}'", dialect="postgres")
+    assert dv.classify(upper, dv.table("contact")) == "unsupported"
+    emu.clear_log()
+    got = scan(dv, filters=[pred], order=[exp.Ordered(this=exp.column("createdon", quoted=True), desc=True, nulls_first=False)], limit=4)
+    sent = emu.requests("GET", r"/contacts$")
+    assert len(sent) > 1
+    con = duckdb.connect()
+    con.register("t", full)
+    con.register("w", pa.table({"id": wanted}))
+    want = [r[0] for r in con.execute("SELECT contactid FROM t WHERE contactid IN (SELECT id FROM w) ORDER BY createdon DESC LIMIT 4").fetchall()]
+    assert got.column("contactid").to_pylist() == want

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from sqlglot import exp, parse_one
 
@@ -245,3 +246,24 @@ def test_aggregate_pushdown_matches_duckdb(emu, sf, sql):
 ])
 def test_aggregate_refused(sf, sql):
     assert not sf.accepts(parse_one(sql, dialect="postgres"))
+
+
+def test_long_in_list_split_under_uri_limit(emu, sf):
+    full = scan(sf)
+    wanted = full.column("id").to_pylist()[::2]
+    decoys = [f"003{n:015d}" for n in range(10_000, 11_200)]  # ids that match nothing
+    values = ", ".join(f"'{v}'" for v in wanted + decoys)
+    pred = parse_one(f'"id" IN ({values})', dialect="postgres")
+    assert sf.classify(pred, sf.table("contact")) == "inexact"
+    emu.clear_log()
+    got = scan(sf, filters=[pred])
+    sent = emu.requests("GET", r"/query$")
+    assert len(sent) > 1 and all(len(r.query["q"][0]) < 16_000 for r in sent)
+    assert sorted(got.column("id").to_pylist()) == sorted(wanted)
+    order = [exp.Ordered(this=exp.column("visits__c", quoted=True), desc=True, nulls_first=False),
+             exp.Ordered(this=exp.column("birthdate", quoted=True), desc=False, nulls_first=False)]
+    top = scan(sf, filters=[pred], order=order, limit=5)
+    con = duckdb.connect()
+    con.register("t", full.filter(pc.is_in(full.column("id"), pa.array(wanted))))
+    want = [r[0] for r in con.execute("SELECT id FROM t ORDER BY visits__c DESC NULLS LAST, birthdate NULLS LAST LIMIT 5").fetchall()]
+    assert top.column("id").to_pylist() == want
