@@ -237,6 +237,7 @@ class EmulatorBase:
 class _Handler(BaseHTTPRequestHandler):
     emulator: EmulatorBase
     protocol_version = "HTTP/1.1"  # keep-alive: clients reuse connections
+    disable_nagle_algorithm = True  # headers and body go out in two writes: avoid 40 ms ACK stalls
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass
