@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
 from federation.errors import ConfigError, Location
-from models.spec import LINKS_SUFFIX, PROVENANCE_SUFFIX, Entity, parse_entities
+from models.spec import LINKS_SUFFIX, Entity, parse_entities
 
 if TYPE_CHECKING:
     from federation.workspace import Workspace
@@ -18,15 +21,24 @@ MODEL_SOURCE = "_model"  # the in-memory source holding stitched clusters and tr
 class Model:
     """Entities of one workspace. ``expand`` rewrites entity references into SQL over sources.
 
-    ``last_expansion_notes`` holds, after each ``expand``, one line per decision
-    (merge plan, pruned sources, pushed filters, stitching figures) for ``explain``.
+    ``last_expansion_notes`` holds, after each ``expand`` on this thread, one line
+    per decision (merge plan, pushed filters, pruned sources, stitching figures,
+    excluded hub identifiers) for ``explain``; ``last_pruned`` maps each entity to
+    the sources it did not read.
     """
 
     def __init__(self, entities: dict[str, Entity], workspace: Workspace | None = None) -> None:
         self.entities = entities
         self.workspace = workspace
-        self.last_expansion_notes: list[str] = []
-        self.last_pruned: dict[str, list[str]] = {}
+        self._local = threading.local()  # concurrent queries each see their own notes
+
+    @property
+    def last_expansion_notes(self) -> list[str]:
+        return list(getattr(self._local, "notes", []))
+
+    @property
+    def last_pruned(self) -> dict[str, list[str]]:
+        return dict(getattr(self._local, "pruned", {}))
 
     def entity_names(self) -> list[str]:
         names = list(self.entities)
@@ -43,9 +55,21 @@ class Model:
         notes: list[str] = []
         pruned: dict[str, list[str]] = {}
         out = expand_query(self, query, sql, notes, pruned)
-        self.last_expansion_notes = notes
-        self.last_pruned = pruned
+        if not getattr(self._local, "internal", False):
+            # internal queries (the stitching pre-pass) keep the caller's notes
+            self._local.notes = notes
+            self._local.pruned = pruned
         return out
+
+    @contextmanager
+    def internal(self) -> Iterator[None]:
+        """Queries the model runs itself (over physical sources only) within this block."""
+        before = getattr(self._local, "internal", False)
+        self._local.internal = True
+        try:
+            yield
+        finally:
+            self._local.internal = before
 
 
 def load_model(ws: Workspace) -> Model:
@@ -77,4 +101,4 @@ def _problem(ws: Workspace, path: str, message: str, hint: str | None = None) ->
     return Problem(loc, message, hint)
 
 
-__all__ = ["Model", "load_model", "MODEL_SOURCE", "PROVENANCE_SUFFIX"]
+__all__ = ["Model", "load_model", "MODEL_SOURCE"]

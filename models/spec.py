@@ -28,7 +28,7 @@ _ENTITY_KEYS = {
     "from", "fields", "key", "merge", "survivorship", "identity", "stitching", "pii",
     "relations", "members", "id_field", "description",
 }
-_MERGE_KEYS = {"from", "fields", "updated_at", "unique", "name", "record_id"}
+_MERGE_KEYS = {"from", "fields", "updated_at", "unique", "name"}
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,6 @@ class SourceRef:
     fields: Mapping[str, exp.Expression]  # field -> expression over the table's columns
     updated_at: exp.Expression | None = None
     unique: bool = False  # the source promises at most one record per key
-    record_id: exp.Expression | None = None
     path: str = ""  # key path, e.g. entities.customers.merge[0]
 
 
@@ -243,21 +242,19 @@ def _parse_source(body: Any, path: str, ctx: _Ctx, merge: bool) -> SourceRef | N
             fields[fname] = parse_expression(text)
         except ValueError as e:
             ctx.add(fpath, f"field '{fname}' {e}")
-    extras: dict[str, exp.Expression | None] = {}
-    for opt in ("updated_at", "record_id"):
-        extras[opt] = None
-        if body.get(opt) is not None:
-            try:
-                extras[opt] = parse_expression(body[opt])
-            except ValueError as e:
-                ctx.add(f"{path}.{opt}", f"'{opt}' {e}")
+    updated_at = None
+    if body.get("updated_at") is not None:
+        try:
+            updated_at = parse_expression(body["updated_at"])
+        except ValueError as e:
+            ctx.add(f"{path}.updated_at", f"'updated_at' {e}")
     unique = body.get("unique", False)
     if not isinstance(unique, bool):
         ctx.add(f"{path}.unique", "'unique' must be true or false")
         unique = False
     label = body.get("name") or ""
     return SourceRef(label=str(label), source=source, table=table, fields=fields,
-                     updated_at=extras["updated_at"], unique=unique, record_id=extras["record_id"], path=path)
+                     updated_at=updated_at, unique=unique, path=path)
 
 
 def _str_list(value: Any, path: str, ctx: _Ctx) -> list[str]:

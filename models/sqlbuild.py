@@ -25,13 +25,12 @@ survivorship and lineage.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
 from sqlglot import exp
 
-from models.spec import PROVENANCE_SUFFIX, SOURCES_FIELD, Entity, SourceRef
+from models.spec import Entity
 
 Kind = Literal["base", "inner", "full", "left"]
 

@@ -90,7 +90,8 @@ def _fetch(ws: Workspace, ent: Entity, i: int) -> pa.Table:
 
 def stitch_entity(ws: Workspace, ent: Entity, notes: list[str]) -> StitchResult:
     t0 = time.perf_counter()
-    per_source = [_fetch(ws, ent, i) for i in range(len(ent.sources))]
+    with ws.model.internal():
+        per_source = [_fetch(ws, ent, i) for i in range(len(ent.sources))]
     nodes, long = _records(ent, per_source)
     result = _cluster(ent, nodes, long)
     conn = _register(ws)

@@ -79,9 +79,8 @@ def _source_types(ws: Workspace, ent: Entity, src: SourceRef, ctx: _Ctx) -> dict
                 or f"Tables of '{src.source}': {', '.join(sorted(tables)) or '(none)'}.")
         return {}
     exprs: dict[str, exp.Expression] = dict(src.fields)
-    for opt in ("updated_at", "record_id"):
-        if getattr(src, opt) is not None:
-            exprs["\x00" + opt] = getattr(src, opt)
+    if src.updated_at is not None:
+        exprs["\x00updated_at"] = src.updated_at
     ok: dict[str, exp.Expression] = {}
     for fname, node in exprs.items():
         shown = fname.lstrip("\x00")

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 import pyarrow as pa
 import pytest
+import yaml
 
-from federation.errors import UserError
+from federation.errors import Location, UserError
 from models.components import components, reference_components
 from models.spec import parse_entities
 from models.stitch import _cluster, _records
 from tests.models.data import STITCH_YAML, stitch_sources
 from tests.models.helpers import duck, make_ws, rows
-
-import yaml
-from federation.errors import Location
 
 
 def _entity(cap: int = 3, ceiling: int = 1000):  # type: ignore[no-untyped-def]
