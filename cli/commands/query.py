@@ -1,0 +1,76 @@
+"""``cdp query`` and ``cdp explain``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from cli import state
+from cli.errors import guarded
+
+_FILE = typer.Option(None, "-f", "--file", help="Read the query from FILE ('-' for stdin).")
+_PARAM = typer.Option(None, "--param", "-p", metavar="NAME=VALUE",
+                      help="Value for :NAME in the query (repeatable). 12, 1.5, true, null are typed; else text.")
+_DIALECT = typer.Option("postgres", "--dialect", help="SQL dialect of the query (any sqlglot dialect).")
+
+
+@guarded
+def query(
+    sql: Optional[str] = typer.Argument(None, help="The SQL query (PostgreSQL flavour by default)."),
+    file: Optional[Path] = _FILE,
+    fmt: str = typer.Option("table", "--format", help="table | csv | json | jsonl | parquet | arrow"),
+    out_path: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to PATH instead of stdout."),
+    param: Optional[list[str]] = _PARAM,
+    dialect: str = _DIALECT,
+    no_pushdown: bool = typer.Option(False, "--no-pushdown", hidden=True,
+                                     help="Fetch whole tables and do all work in Arrow (debugging)."),
+) -> None:
+    """Run a SQL query over the workspace's sources and print the answer.
+
+    Example: cdp query "SELECT country, count(*) FROM shop.customers GROUP BY 1" --format csv
+    """
+    from cli import inputs, output
+
+    fmt = output.check_format(fmt)
+    text = inputs.read_sql(sql, file)
+    params = inputs.parse_params(param)
+    dialect = inputs.check_dialect(dialect)
+    ws = state.current.workspace()
+    if no_pushdown or fmt == "table":
+        reader = ws.query(text, params=params, dialect=dialect, pushdown=not no_pushdown).to_reader()
+    else:
+        reader = ws.query_batches(text, params=params, dialect=dialect)
+    output.write(reader, fmt, out_path)
+
+
+@guarded
+def explain(
+    sql: Optional[str] = typer.Argument(None, help="The SQL query to plan."),
+    file: Optional[Path] = _FILE,
+    analyze: bool = typer.Option(False, "--analyze", help="Also run the query; report rows, bytes and seconds."),
+    fmt: str = typer.Option("text", "--format", help="text | json"),
+    param: Optional[list[str]] = _PARAM,
+    dialect: str = _DIALECT,
+) -> None:
+    """Show what each source receives (native SQL or HTTP request) and what runs in Arrow.
+
+    Example: cdp explain "SELECT * FROM shop.customers WHERE country = 'DE'" --format json
+    """
+    import json
+
+    from cli import inputs, output
+    from cli.errors import scrub
+
+    fmt = output.check_format(fmt, ("text", "json"))
+    text = inputs.read_sql(sql, file)
+    params = inputs.parse_params(param)
+    dialect = inputs.check_dialect(dialect)
+    doc = state.current.workspace().explain(text, params=params, analyze=analyze, dialect=dialect)
+    if fmt == "json":
+        typer.echo(scrub(json.dumps(doc, indent=2, default=str)))
+    else:
+        from federation.explain import render_text
+
+        typer.echo(scrub(render_text(doc)))

@@ -1,0 +1,49 @@
+"""What the root options (--workspace, --verbose) leave for the commands.
+
+One small object per invocation, so typer's CliRunner can run many commands in
+one process. The workspace is loaded on first use: ``cdp --help`` and usage
+errors never touch the YAML, sqlglot or pyarrow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from federation.workspace import Workspace
+
+
+@dataclass
+class State:
+    workspace_dir: Path | None = None
+    verbose: bool = False
+    _workspace: Any = field(default=None, repr=False)
+
+    def workspace(self) -> Workspace:
+        """The loaded workspace (--workspace, else $CDP_WORKSPACE, else ./configs)."""
+        if self._workspace is None:
+            from federation.workspace import Workspace
+
+            self._workspace = Workspace.load(self.workspace_dir)
+        return self._workspace
+
+    def loaded(self) -> Workspace | None:
+        return self._workspace
+
+    def close(self) -> None:
+        if self._workspace is not None:
+            self._workspace.close()
+            self._workspace = None
+
+
+# The state of the command being run; the root callback replaces it each time.
+current = State()
+
+
+def reset(workspace_dir: Path | None, verbose: bool) -> State:
+    global current
+    current.close()
+    current = State(workspace_dir, verbose)
+    return current
