@@ -11,6 +11,7 @@ Connections: ADBC's threadsafety is 1, so each scan opens its own connection
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from federation.config.model import SourceConfig
 
 _KEY_LIST_MAX = 1000  # a dynamic key filter longer than this is not inlined (it is only a hint)
+_POOL_MAX = 4  # idle connections kept per source
 
 
 class RenderError(Exception):
@@ -51,6 +53,11 @@ class AdbcConnector:
             supports_windows=self.supports_windows, max_in_list=_KEY_LIST_MAX,
         )
         self._tables: dict[str, TableInfo] | None = None
+        # idle connections: connecting to PostgreSQL costs ~40 ms, a query ~1 ms. A
+        # connection serves one thread at a time (threadsafety 1) and returns here
+        # only after its result was read to the end and its transaction ended.
+        self._idle: list[Any] = []
+        self._pool_lock = threading.Lock()
 
     # -- hooks ---------------------------------------------------------------------------
     def connect(self) -> Any:
@@ -302,22 +309,46 @@ class AdbcConnector:
             raise SourceError(self.name, f"cannot express the request in {self.dialect} SQL: {e}") from e
 
     # -- fetch -----------------------------------------------------------------------------------
+    def _acquire(self) -> tuple[Any, bool]:
+        with self._pool_lock:
+            if self._idle:
+                return self._idle.pop(), True
+        return self.open(), False
+
+    def _release(self, conn: Any, cursor: Any) -> None:
+        """End the transaction and keep the connection for the next scan, or close it."""
+        try:
+            self.finish(conn, cursor)
+            cursor.close()
+        except Exception:  # a broken connection is not reused
+            self._close(conn, None)
+            return
+        with self._pool_lock:
+            if len(self._idle) < _POOL_MAX:
+                self._idle.append(conn)
+                return
+        self._close(conn, None)
+
     def scan(self, request: ScanRequest) -> pa.RecordBatchReader:
         import pyarrow as pa
 
         sql, types = self._render_or_fail(request)
         names = list(request.output_names)
-        conn = self.open()
-        cursor = None
-        try:
-            cursor = conn.cursor()
-            self.execute(cursor, sql)
-            reader = cursor.fetch_record_batch()
-        except Exception as e:
-            self._close(conn, cursor)
-            if isinstance(e, SourceError):
-                raise
-            raise self.error(e, "query") from e
+        for attempt in (0, 1):
+            conn, pooled = self._acquire()
+            cursor = None
+            try:
+                cursor = conn.cursor()
+                self.execute(cursor, sql)
+                reader = cursor.fetch_record_batch()
+                break
+            except Exception as e:
+                self._close(conn, cursor)
+                if isinstance(e, CdpError):
+                    raise
+                if pooled and attempt == 0:
+                    continue  # an idle connection may have gone stale: once more on a fresh one
+                raise self.error(e, "query") from e
         batches = self._stream(conn, cursor, reader, names, types)
         try:
             first = next(batches)
@@ -330,11 +361,13 @@ class AdbcConnector:
     def _stream(self, conn: Any, cursor: Any, reader: pa.RecordBatchReader, names: list[str],
                 types: list[pa.DataType | None]) -> Iterator[pa.RecordBatch]:
         skip = self.skip_rows
+        drained = False
         try:
             while True:
                 try:
                     batch = reader.read_next_batch()
                 except StopIteration:
+                    drained = True
                     return
                 except Exception as e:
                     raise self.error(e, "reading results") from e
@@ -345,7 +378,10 @@ class AdbcConnector:
                         continue
                 yield self.convert(batch, types).rename_columns(names)
         finally:
-            self._close(conn, cursor)
+            if drained:
+                self._release(conn, cursor)
+            else:  # abandoned or failed mid-stream: the connection's state is unknown
+                self._close(conn, cursor)
 
     def _close(self, conn: Any, cursor: Any) -> None:
         try:
@@ -360,21 +396,25 @@ class AdbcConnector:
                 pass
 
     def check(self) -> None:
-        conn = self.open()
+        conn, _ = self._acquire()
+        cur = None
         try:
             cur = conn.cursor()
             self.execute(cur, "SELECT 1")
             cur.fetchall()
-            self._close(None, cur)
-        except SourceError:
-            raise
         except Exception as e:
+            self._close(conn, cur)
+            if isinstance(e, CdpError):
+                raise
             raise self.error(e, "check query") from e
-        finally:
-            self._close(conn, None)
+        self._release(conn, cur)
 
     def close(self) -> None:
         self._tables = None
+        with self._pool_lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            self._close(conn, None)
 
 
 def _chain(first: pa.RecordBatch, rest: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:

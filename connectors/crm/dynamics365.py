@@ -197,7 +197,9 @@ class DataverseConnector:
             raise SourceError(self.name, f"table {table.name} has no column in {request.columns}")
         filters = list(request.filters)
         if request.key_filter is not None and len(request.key_filter.keys) <= (self.capabilities.max_in_list or 0):
-            filters.append(_in_filter(request.key_filter))
+            kf = _in_filter(request.key_filter)
+            if self.classify(kf, table) != "unsupported":  # an optimisation only: skip keys the API cannot take
+                filters.append(kf)
         keys = [(table.column(o.this.name), bool(o.args.get("desc")), _nulls_first(o)) for o in request.order_by]
         local = any(props.get(c.native_name) in ("String", "Memo") or nf == d for c, d, nf in keys)  # type: ignore[union-attr]
         limit = None if local else request.limit

@@ -196,7 +196,9 @@ class SalesforceConnector:
         fields = list(dict.fromkeys(c.native_name for c in cols)) or ["Id"]
         filters = list(request.filters)
         if request.key_filter is not None and len(request.key_filter.keys) <= (self.capabilities.max_in_list or 0):
-            filters.append(_in_filter(request.key_filter))
+            kf = _in_filter(request.key_filter)
+            if self.classify(kf, table) != "unsupported":  # an optimisation only: skip keys the API cannot take
+                filters.append(kf)
         keys = [(self._col(table, o.this.name), bool(o.args.get("desc")), _nulls_first(o)) for o in request.order_by]
         local = any(c.native_name.lower() in self._text_fields(table) for c, _d, _n in keys)
         order = None if local or not keys else soql.order_by([(c.native_name, d, n) for c, d, n in keys])

@@ -41,8 +41,6 @@ def plan_aggregate(conn: SalesforceConnector, query: exp.Expression) -> AggPlan 
 
 
 def _plan(conn: SalesforceConnector, q: exp.Expression) -> AggPlan | None:
-    import pyarrow as pa
-
     if not isinstance(q, exp.Select) or any(q.args.get(k) for k in ("joins", "having", "distinct", "with_", "offset")):
         return None
     if q.find(exp.Window, exp.Subquery) is not None or not q.args.get("group"):
@@ -85,9 +83,8 @@ def _plan(conn: SalesforceConnector, q: exp.Expression) -> AggPlan | None:
         outputs.append((name, f"expr{n}", typ))
         by_output[name.lower()] = text
         n += 1
-    where = [w for w in _conjuncts(q.args.get("where"))]
     dialect = conn.dialect(table)
-    unq = [_unqualify(w) for w in where]
+    unq = [_unqualify(w) for w in _conjuncts(q.args.get("where"))]
     if any(conn.classify(w, table) != "exact" for w in unq):
         return None
     order = _order(q, table, native, by_output)
@@ -97,7 +94,6 @@ def _plan(conn: SalesforceConnector, q: exp.Expression) -> AggPlan | None:
     limit_n = int(limit.expression.this) if limit is not None else None
     text = soql.select(table.native_name, items, soql.where(unq, dialect), order or None, limit_n,
                        group_by=[c.native_name for c in groups])
-    del pa
     return AggPlan(text, tuple(outputs))
 
 

@@ -159,3 +159,25 @@ def test_unknown_table_in_tables_option(pg: tuple[str, str]) -> None:
 
 def test_check_passes(pg: tuple[str, str]) -> None:
     _conn(*pg).check()
+
+
+def test_connections_are_reused_and_stale_ones_replaced(pg: tuple[str, str], pg_uri: str) -> None:
+    import adbc_driver_postgresql.dbapi as driver
+
+    c = _conn(*pg)
+    assert len(_ids(c, ["id < 3"])) == 3
+    assert len(c._idle) == 1
+    pid = c._idle[0].cursor()
+    pid.execute("SELECT pg_backend_pid()")
+    (backend,) = pid.fetchone()
+    pid.close()
+    with driver.connect(pg_uri) as con, con.cursor() as cur:
+        cur.execute(f"SELECT pg_terminate_backend({int(backend)})")
+        cur.fetchall()
+    assert len(_ids(c, ["id < 3"])) == 3  # the dead idle connection was replaced
+    reader = c.scan(ScanRequest(output_names=("id",), table="customerdata", columns=("id",)))
+    reader.read_next_batch()
+    reader.close()  # abandoned mid-stream: that connection is not pooled
+    assert len(_ids(c, ["id < 4"])) == 4
+    c.close()
+    assert c._idle == []
