@@ -20,6 +20,7 @@ text order agree with PostgreSQL's; otherwise rows are sorted here.
 from __future__ import annotations
 
 import math
+import re
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -129,12 +130,19 @@ class DataverseConnector:
 
     def _get(self, path: str, params: dict[str, str] | None = None, prefer: str | None = None) -> Any:
         self._local.prefer = prefer
+        if path.startswith(self.base_url + "/"):
+            path = path[len(self.base_url):]  # same URL, relative: keeps the host out of messages
         try:
             return self.http.request("GET", path, params=params).data
         except SourceError as e:
+            text = e.message.split(": ", 1)[-1]
+            if "?" in text:  # a nextLink carries $filter values (customer data): never print them
+                text = re.sub(r"\?\S*", "?...", text)
             if " 401 " in e.message:
-                raise SourceError(self.name, e.message.split(": ", 1)[-1],
+                raise SourceError(self.name, text,
                                   hint="The Dataverse token is invalid or expired; renew it (it is never printed).") from None
+            if text != e.message.split(": ", 1)[-1]:
+                raise type(e)(self.name, text, retriable=e.retriable, hint=e.hint) from None
             raise
         finally:
             self._local.prefer = None

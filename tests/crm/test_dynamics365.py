@@ -233,3 +233,21 @@ def test_long_in_list_split_under_url_limit(emu, dv):
     con.register("w", pa.table({"id": wanted}))
     want = [r[0] for r in con.execute("SELECT contactid FROM t WHERE contactid IN (SELECT id FROM w) ORDER BY createdon DESC LIMIT 4").fetchall()]
     assert got.column("contactid").to_pylist() == want
+
+
+def test_next_page_failure_hides_filter_values(emu):
+    from federation.errors import RateLimitedError
+
+    c = make(emu.url, page_size=10, retry_budget=0.3)
+    c.tables()
+    pred = parse_one("\"emailaddress1\" ILIKE '%example.com'", dialect="postgres")
+    reader = c.scan(ScanRequest(("contactid",), table="contact", columns=("contactid",), filters=(pred,)))
+    reader.read_next_batch()
+    emu.burst_429(1000, retry_after=0.1)
+    try:
+        with pytest.raises(RateLimitedError) as ei:
+            reader.read_all()
+    finally:
+        emu.clear_faults()
+    text = str(ei.value)
+    assert "GET /api/data/v9.2/contacts?..." in text and "example.com" not in text
