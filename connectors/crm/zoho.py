@@ -148,6 +148,8 @@ class ZohoConnector:
             if "INVALID_TOKEN" not in e.message or not self._can_refresh:
                 if "INVALID_TOKEN" in e.message or "AUTHENTICATION_FAILURE" in e.message:
                     e.hint = "The Zoho access token is invalid or expired; renew it or set a refresh token (never printed)."
+                elif "INVALID_QUERY" in e.message:
+                    e.hint = "A field may have been renamed or removed in Zoho (schema drift?); re-run `cdp sources describe`."
                 raise
             self._token = self._refresh()
             r = self.http.request(method, path, params=params, json=json)

@@ -17,7 +17,7 @@ a credit counter (COQL costs 1/2/3 credits by LIMIT) and 429s for spent credits
 from __future__ import annotations
 
 import base64
-import threading
+import time
 import uuid
 from typing import Any
 
@@ -45,6 +45,7 @@ class ZohoEmulator(EmulatorBase):
         self.require_where = require_where
         self.credits, self.credits_used = credits, 0
         self.concurrency, self._inflight = concurrency, 0
+        self.latency = 0.0  # seconds each API call holds its concurrency slot
         self.null_matches_negation = null_matches_negation
         self.schemas = {k: dict(v) for k, v in data.SCHEMAS.items()}
         self.records = data.seed(contacts=contacts)
@@ -84,6 +85,8 @@ class ZohoEmulator(EmulatorBase):
                 return _err(429, "TOO_MANY_REQUESTS", "concurrency limit exceeded")
             self._inflight += 1
         try:
+            if self.latency:
+                time.sleep(self.latency)
             return self._api(req)
         except CoqlError as e:
             return _err(400, e.code, e.message, e.details)
