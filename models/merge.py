@@ -77,11 +77,14 @@ def _output(ent: Entity, name: str, included: list[int]) -> exp.Expression:
     if name == ent.key and not stitched:
         return col("_key", "x")
     if name == SOURCES_FIELD:
+        # CONCAT skips NULLs (PostgreSQL); each present source adds ';label', the first ';' is cut
         parts = [
-            exp.Case(ifs=[exp.If(this=_not_null(col(f"_s{i}_key", "x")), true=exp.Literal.string(ent.sources[i].label))])
+            exp.Case(ifs=[exp.If(this=_not_null(col(f"_s{i}_key", "x")),
+                                 true=exp.Literal.string(";" + ent.sources[i].label))])
             for i in sorted(included)
         ]
-        return exp.ConcatWs(expressions=[exp.Literal.string(";"), *parts], safe=True, coalesce=True)
+        joined = exp.Concat(expressions=parts, safe=True, coalesce=True)
+        return exp.Substring(this=joined, start=exp.Literal.number(2))
     if name.endswith(PROVENANCE_SUFFIX):
         base = name[: -len(PROVENANCE_SUFFIX)]
         return _survive(ent, base, included, provenance=True)
