@@ -91,7 +91,7 @@ SOURCE_TYPES: dict[str, SourceType] = {
         "hubspot",
         "connectors.crm.hubspot:HubSpotConnector",
         *_CRM,
-        OptionSpec("search_rate_limit", "float", default=5.0, help="search requests per second (HubSpot: 5 per account)"),
+        OptionSpec("search_rate_limit", "float", default=4.5, help="search requests per second (HubSpot allows 5 per account; 10% margin for jitter)"),
         OptionSpec("max_filter_groups", "int", default=5, help="search filterGroups per request"),
         OptionSpec("max_filters_per_group", "int", default=6, help="filters per search group"),
         OptionSpec("max_filters_total", "int", default=18, help="filters per search request"),

@@ -37,7 +37,14 @@ PORTABLE: frozenset[type] = frozenset({
     exp.Abs, exp.Length, exp.Trim, exp.Substring, exp.Replace, exp.DPipe, exp.Like,
 })
 
-SQLITE: frozenset[type] = STRUCTURE | PORTABLE
+# Window functions (SQLite >= 3.25): standard frames and ranking; sqlglot writes NULLS FIRST/LAST
+# explicitly wherever PostgreSQL's default differs from SQLite's.
+WINDOWS: frozenset[type] = frozenset({
+    exp.Window, exp.WindowSpec, exp.RowNumber, exp.Rank, exp.DenseRank, exp.Lag, exp.Lead, exp.FirstValue,
+    exp.LastValue, exp.Ntile, exp.PercentRank, exp.CumeDist, exp.Var,
+})
+
+SQLITE: frozenset[type] = STRUCTURE | PORTABLE | WINDOWS
 
 POSTGRES: frozenset[type] = STRUCTURE | PORTABLE | frozenset({
     exp.ILike, exp.Upper, exp.Lower, exp.Concat, exp.Greatest, exp.Least, exp.Round, exp.Floor, exp.Ceil,

@@ -70,7 +70,7 @@ def glob_pattern(like: str) -> str | None:
 
 class SqliteConnector(AdbcConnector):
     dialect = "sqlite"
-    supports_windows = False  # sqlglot's window output for SQLite is not checked against PostgreSQL's
+    supports_windows = True
     skip_rows = 1
 
     def __init__(self, config: SourceConfig, workspace_dir: Path) -> None:

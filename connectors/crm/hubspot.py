@@ -119,7 +119,7 @@ class HubSpotConnector:
                 self.base_url,
                 headers=lambda: {"Authorization": f"Bearer {token}"},
                 credential=token,
-                rates={"default": float(rate) if rate else 10.0, "search": float(get("search_rate_limit", 5.0))},
+                rates={"default": float(rate) if rate else 10.0, "search": float(get("search_rate_limit", 4.5))},
                 timeout=float(get("timeout", 30.0)),
                 retry_budget=float(get("retry_budget", 60.0)),
                 describe_error=_describe_error,

@@ -128,8 +128,25 @@ def test_queries_sqlite_would_answer_differently_are_refused(db: Path) -> None:
                 "SELECT EXTRACT(year FROM p.seen) AS y FROM people AS p",
                 "SELECT greatest(p.id, 3) AS g FROM people AS p",
                 "SELECT CAST(p.score AS INTEGER) AS s FROM people AS p",
-                "SELECT p.id, row_number() OVER (ORDER BY p.id) AS r FROM people AS p"]:
+                "SELECT p.id FROM people AS p WHERE p.name ILIKE 'ab%'",
+                "SELECT round(p.score) AS r FROM people AS p"]:
         assert not c.accepts(sqlglot.parse_one(sql, read="postgres")), sql
+
+
+def test_window_functions_match_duckdb(db: Path) -> None:
+    import duckdb
+
+    c = _conn(db)
+    # DuckDB sorts NULLs last for DESC, PostgreSQL first: the oracle gets it spelled out,
+    # SQLite gets the PostgreSQL default without it
+    sql = ("SELECT p.id AS id, rank() OVER (PARTITION BY p.vip ORDER BY p.score DESC{}) AS r, "
+           "lag(p.name) OVER (ORDER BY p.id) AS prev FROM people AS p")
+    q = sqlglot.parse_one(sql.format(""), read="postgres")
+    assert c.accepts(q)
+    got = c.scan(ScanRequest(output_names=("id", "r", "prev"), query=q)).read_all()
+    people = _scan(c, cols=("id", "vip", "score", "name"))  # noqa: F841
+    want = duckdb.sql(sql.format(" NULLS FIRST").replace("people AS p", "people p")).arrow().read_all()
+    assert sorted(got.to_pylist(), key=lambda r: r["id"]) == sorted(want.to_pylist(), key=lambda r: r["id"])
 
 
 def test_comma_join_is_not_a_cross_join(db: Path) -> None:
