@@ -81,3 +81,18 @@ def executor_ready() -> bool:
     except ImportError:
         return False
     return True
+
+
+def executor_runs(sql: str) -> bool:
+    """Whether the Arrow executor evaluates ``sql`` (a query without tables)."""
+    import sqlglot
+
+    from federation.errors import CdpError
+
+    try:
+        from federation.execute import execute
+
+        execute(sqlglot.parse_one(sql, read="postgres"), {})
+    except (ImportError, CdpError):
+        return False
+    return True

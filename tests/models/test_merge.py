@@ -12,7 +12,8 @@ from __future__ import annotations
 import pytest
 
 from tests.models.data import ENTITIES_YAML, make_sources
-from tests.models.helpers import canon, duck, executor_ready, make_ws, rows
+from federation.errors import UnsupportedError
+from tests.models.helpers import canon, duck, executor_ready, executor_runs, make_ws, rows
 
 DATA = make_sources(300, seed=11)
 
@@ -98,8 +99,12 @@ def test_expanded_sql_matches_oracle(ws, con, sql: str) -> None:  # type: ignore
     assert canon(rows(con, plan.sql)) == canon(_oracle(con, sql))
 
 
+NO_MD5 = pytest.mark.xfail(executor_ready() and not executor_runs("SELECT md5('a') AS x"), raises=UnsupportedError,
+                           strict=True, reason="the Arrow executor has no md5() yet (customer_id needs it)")
+
+
 @pytest.mark.skipif(not executor_ready(), reason="Arrow executor not present yet")
-@pytest.mark.parametrize("sql", QUERIES)
+@pytest.mark.parametrize("sql", [pytest.param(q, marks=NO_MD5) if "customer_id" in q else q for q in QUERIES])
 def test_federated_answer_matches_oracle(ws, con, sql: str) -> None:  # type: ignore[no-untyped-def]
     assert canon(ws.query(sql).to_pylist()) == canon(_oracle(con, sql))
 

@@ -13,7 +13,7 @@ from models.components import components, reference_components
 from models.spec import parse_entities
 from models.stitch import _cluster, _records
 from tests.models.data import STITCH_YAML, stitch_sources
-from tests.models.helpers import duck, make_ws, rows
+from tests.models.helpers import canon, duck, executor_ready, make_ws, rows
 
 
 def _entity(cap: int = 3, ceiling: int = 1000):  # type: ignore[no-untyped-def]
@@ -146,3 +146,14 @@ def test_why_merged_trace_is_queryable(stitched) -> None:  # type: ignore[no-unt
                    "WHERE identifier = 'phone' AND NOT linked")
     got = rows(con, plan.sql)
     assert {r["value"] for r in got} == {"HUB"} and len(got) == 4
+
+
+@pytest.mark.skipif(not executor_ready(), reason="Arrow executor not present yet")
+def test_federated_stitched_answer(stitched) -> None:  # type: ignore[no-untyped-def]
+    ws, plan, _, con = stitched
+    sql = "SELECT customer_id, email, phone, country, lifecycle_stage, _sources FROM customers"
+    assert canon(ws.query(sql).to_pylist()) == canon(rows(con, plan.sql))
+    trace = ws.query("SELECT count(*) AS n FROM customers__links WHERE NOT linked").to_pylist()
+    assert trace == [{"n": 4}]
+    filtered = ws.query("SELECT email FROM customers WHERE country = 'IT'").to_pylist()
+    assert filtered == [{"email": "c@x.com"}]
