@@ -129,7 +129,15 @@ def write_table(reader: Any, out: IO[str], *, to_terminal: bool = False, **_: An
 
 def _cells(table: Any) -> list[list[str]]:
     cols = [c.to_pylist() for c in table.columns]
-    return [["NULL" if v is None else values.text(v) for v in row] for row in zip(*cols)]
+    return [["NULL" if v is None else _display(v) for v in row] for row in zip(*cols)]
+
+
+def _display(v: Any) -> str:
+    # tables are for reading: 15 significant digits hide binary noise (0.1 + 0.2);
+    # csv and json keep every digit
+    if isinstance(v, float):
+        return f"{v:.15g}"
+    return values.text(v)
 
 
 def plain_table(table: Any) -> str:

@@ -71,7 +71,7 @@ def check(names: Optional[list[str]] = typer.Argument(None, help="Sources to che
 
         n = len(failed)
         raise ChecksFailed(f"{n} source{'s' if n != 1 else ''} failed: {', '.join(failed)}",
-                           hint="See each line above; `cdp --verbose sources check NAME` for details.")
+                           hint="Each failure is shown above; fix its settings or start the source, then rerun `cdp sources check`.")
 
 
 def _table_doc(source: str, info: Any) -> dict[str, Any]:
