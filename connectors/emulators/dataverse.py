@@ -136,6 +136,9 @@ class DataverseEmulator(EmulatorBase):
         body: dict[str, Any] = {"@odata.context": f"{API}/$metadata#{entity_set}"}
         if opts.get("$count") == "true":
             body["@odata.count"] = min(total, MAX_PAGE)
+            if "totalrecordcount" in req.headers.get("prefer", ""):
+                body["@Microsoft.Dynamics.CRM.totalrecordcount"] = min(total, MAX_PAGE)
+                body["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"] = total > MAX_PAGE
         body["value"] = [{"@odata.etag": f'W/"{1000 + i}"', **{k: r.get(k) for k in selected}} for i, r in enumerate(page)]
         if offset + size < len(matched):
             token = self._make_token(offset + size, opts, pagesize)

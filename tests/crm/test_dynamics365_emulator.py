@@ -83,6 +83,10 @@ def test_maxpagesize_ignores_top_and_echoes(emu):
 def test_count_and_count_segment(emu):
     r = get(emu, "$select=contactid&$count=true&$filter=donotemail eq true", {"Prefer": "odata.maxpagesize=1"})
     assert r.json()["@odata.count"] == sum(1 for x in rows(emu) if x["donotemail"])
+    prefer = 'odata.maxpagesize=1,odata.include-annotations="Microsoft.Dynamics.CRM.totalrecordcount,Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"'
+    doc = get(emu, "$select=contactid&$count=true", {"Prefer": prefer}).json()
+    assert doc["@Microsoft.Dynamics.CRM.totalrecordcount"] == len(rows(emu))
+    assert doc["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"] is False
     c = httpx.get(f"{emu.url}/api/data/v9.2/contacts/$count", headers=H)
     assert c.text == str(len(rows(emu)))
 
