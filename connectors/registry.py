@@ -53,6 +53,7 @@ _SQL = (
     OptionSpec("dialect", help="sqlglot dialect, when it differs from the type name"),
     OptionSpec("driver_options", "mapping", help="extra ADBC database options"),
     OptionSpec("batch_size", "int"),
+    OptionSpec("probe", "bool", default=True, help="EXPLAIN a whole query at the source before pushing it"),
 )
 
 _FILES = (
@@ -81,7 +82,8 @@ SOURCE_TYPES: dict[str, SourceType] = {
         "sqlite",
         "connectors.adbc.sqlite:SqliteConnector",
         OptionSpec("path", required=True, help="database file, relative to the workspace"),
-        OptionSpec("batch_size", "int"),
+        OptionSpec("batch_size", "int", help="rows per Arrow batch (default 65536)"),
+        OptionSpec("probe", "bool", default=True, help="EXPLAIN a whole query at the source before pushing it"),
     ),
     "postgresql": _t("postgresql", "connectors.adbc.postgres:PostgresConnector", *_SQL),
     "parquet": _t("parquet", "connectors.files.dataset:FileConnector", *_FILES),
