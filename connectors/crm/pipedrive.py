@@ -135,8 +135,7 @@ class PipedriveConnector:
         for i, params in enumerate(p.requests):
             detail: dict[str, Any] = {"page_size": p.page_limit}
             if i == 0:
-                detail["estimated_requests"] = p.estimate()
-                detail["estimate"] = "exact" if p.estimate_exact else "lower bound (Pipedrive reports no totals)"
+                detail["estimated_requests"], detail["estimate"] = p.estimate()
             out.append(NativeRequest("http", method="GET", path=f"{path}?{urlencode(params)}", detail=detail))
         return out
 

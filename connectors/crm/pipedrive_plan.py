@@ -68,14 +68,19 @@ class PdPlan:
     page_limit: int
     limit: int | None
     local_order: list[tuple[str, bool, bool]] | None = None
-    estimate_exact: bool = False
     params_pushed: dict[str, Any] = field(default_factory=dict)
 
-    def estimate(self) -> int:
+    def estimate(self) -> tuple[int, str]:
+        """(requests, how sure): Pipedrive reports no totals, so only id lists and LIMITs bound it."""
         if not self.requests:
-            return 0
-        per = math.ceil(self.limit / self.page_limit) if self.limit is not None else 1
-        return len(self.requests) * max(1, per)
+            return 0, "exact"
+        ids = [len(p["ids"].split(",")) for p in self.requests if "ids" in p]
+        if ids:
+            n = sum(math.ceil(k / self.page_limit) for k in ids)
+            return n, "exact" if n == len(ids) else "at most"
+        if self.limit is not None:
+            return len(self.requests) * math.ceil(self.limit / self.page_limit), "at most"
+        return len(self.requests), "at least"
 
 
 @dataclass
@@ -162,7 +167,6 @@ def plan_scan(conn: PipedriveConnector, request: ScanRequest) -> PdPlan:
     base["limit"] = plan.page_limit
     if not empty:
         plan.requests = [({"ids": ",".join(map(str, ch))} if ch else {}) | base for ch in chunks]
-    plan.estimate_exact = b.ids is not None and plan.page_limit >= MAX_IDS
     plan.params_pushed = base
     return plan
 

@@ -122,7 +122,7 @@ def seed(persons: int = 300, organizations: int = 40, deals: int = 150, seed: in
             "owner_id": rng.choice([1, 2, 3]), "person_id": rng.choice([None] + [p["id"] for p in people]) if people else None,
             "org_id": rng.choice([None] + [o["id"] for o in orgs]) if orgs else None, "stage_id": rng.randrange(1, 6),
             "pipeline_id": 1, "status": status, "add_time": a, "update_time": u,
-            "close_time": None if status == "open" else u, "is_deleted": False,
+            "close_time": None if status == "open" else u, "is_deleted": False, "visible_to": 3,
             "expected_close_date": rng.choice([None, (date(2024, 6, 1) + timedelta(days=rng.randrange(0, 300))).isoformat()]),
             "probability": rng.choice([None, 10, 50, 90]),
             "custom_fields": {field_key("deals", "Campaign"): rng.choice([None, "spring", "summer"])},
