@@ -216,11 +216,13 @@ def _is(ev: Evaluator, node: exp.Expression) -> Datum:
     v = ev.eval(node.this)
     rhs = node.expression
     if isinstance(rhs, exp.Null):
-        return pc.is_null(v)
-    if isinstance(rhs, exp.Boolean):
+        out = pc.is_null(v)
+    elif isinstance(rhs, exp.Boolean):
         v = as_bool(v, "IS")
-        return pc.fill_null(v if rhs.this else pc.invert(v), False)
-    raise UnsupportedError(f"IS {node_key(rhs)}")
+        out = pc.fill_null(v if rhs.this else pc.invert(v), False)
+    else:
+        raise UnsupportedError(f"IS {node_key(rhs)}")
+    return pc.invert(out) if node.args.get("negate") else out
 
 
 @handles(exp.Between)
@@ -228,7 +230,10 @@ def _between(ev: Evaluator, node: exp.Expression) -> Datum:
     v = ev.eval(node.this)
     lo = compare("greater_equal", v, ev.eval(node.args["low"]))
     hi = compare("less_equal", v, ev.eval(node.args["high"]))
-    return pc.and_kleene(lo, hi)
+    if node.args.get("symmetric"):
+        raise UnsupportedError("BETWEEN SYMMETRIC")
+    out = pc.and_kleene(lo, hi)
+    return pc.invert(out) if node.args.get("negate") else out
 
 
 def in_values(v: Datum, values: pa.Array) -> Datum:
@@ -269,6 +274,11 @@ def _all_false(d: Datum) -> bool:
 
 @handles(exp.In)
 def _in(ev: Evaluator, node: exp.Expression) -> Datum:
+    out = _in_positive(ev, node)
+    return pc.invert(out) if node.args.get("negate") else out
+
+
+def _in_positive(ev: Evaluator, node: exp.Expression) -> Datum:
     v = ev.eval(node.this)
     query = node.args.get("query")
     if query is not None:
