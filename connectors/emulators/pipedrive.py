@@ -22,7 +22,7 @@ import base64
 import json
 import re
 import time
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from connectors.emulators import pipedrive_data as data
