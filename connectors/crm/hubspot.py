@@ -68,6 +68,7 @@ class _Plan:
     fetch: list[str]  # SQL columns to read (output + those local filters need)
     groups: list[list[dict[str, Any]]] | None  # None: list endpoint
     local: list[exp.Expression] = field(default_factory=list)  # exact filters applied in Arrow
+    key_chunks: list[dict[str, Any]] = field(default_factory=list)  # IN filters from a dynamic key filter
 
 
 class HubSpotConnector:
@@ -223,7 +224,29 @@ class HubSpotConnector:
                 col = info.column(c)
                 if col is not None and col.name not in fetch:
                     fetch.append(col.name)
-        return _Plan(info, fetch, groups if groups != [[]] else None, local)
+        chunks = self._key_chunks(request, info, groups)
+        return _Plan(info, fetch, groups if groups != [[]] else None, local, chunks)
+
+    def _key_chunks(self, request: ScanRequest, info: TableInfo, groups: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+        """IN filters (≤ max_in_list values each) for a dynamic key filter, or [] to ignore it.
+
+        Keys only narrow the read (the join re-checks them), so a superset is fine:
+        string keys go lower-cased (HubSpot's IN rule) and de-duplicated."""
+        kf = request.key_filter
+        col = info.column(kf.column) if kf is not None else None
+        kind = self._kinds[info.name].get(col.name) if col is not None else None
+        if kf is None or col is None or kind not in ("id", "number", "string", "enumeration"):
+            return []
+        values = [hf.render(kind, v) for v in kf.keys.to_pylist() if v is not None]
+        if any(v is None for v in values):
+            return []
+        keys = sorted({v.lower() if kind == "string" else v for v in values})  # type: ignore[union-attr]
+        prop = "hs_object_id" if kind == "id" else col.native_name
+        size = self.capabilities.max_in_list or 100
+        chunks = [{"propertyName": prop, "operator": "IN", "values": keys[i : i + size]} for i in range(0, len(keys), size)]
+        if not chunks or not hf.fits([g + [chunks[0]] for g in groups], self.limits):
+            return []
+        return chunks
 
     def _properties(self, plan: _Plan) -> list[str]:
         props = [plan.info.column(c).native_name for c in plan.fetch if c not in TOP_LEVEL]  # type: ignore[union-attr]
@@ -298,7 +321,13 @@ class HubSpotConnector:
 
         obj, props = plan.info.native_name, self._properties(plan)
         page = self._page_size(plan, request)
-        pages = self._list_pages(obj, props, page) if plan.groups is None else self._search_pages(obj, plan.groups, props, page)
+        if plan.key_chunks:
+            base = plan.groups or [[]]
+            pages = (p for chunk in plan.key_chunks for p in self._search_pages(obj, [g + [chunk] for g in base], props, page))
+        elif plan.groups is None:
+            pages = self._list_pages(obj, props, page)
+        else:
+            pages = self._search_pages(obj, plan.groups, props, page)
         left = request.limit if not request.order_by else None
         for records in pages:
             batch = self._to_batch(records, plan, schema)

@@ -237,3 +237,18 @@ def test_values_convert_from_wire_strings(crm: tuple[Any, Any, pa.Table]) -> Non
     assert row["createdat"] == dt.datetime.fromisoformat(wire["createdAt"].replace("Z", "+00:00"))
     assert row["interests"] == (p["interests"].split(";") if p["interests"] else None)
     assert row["hs_analytics_num_visits"] == (float(p["hs_analytics_num_visits"]) if p["hs_analytics_num_visits"] else None)
+
+
+def test_dynamic_key_filter_becomes_in_chunks(crm: tuple[Any, Any, pa.Table]) -> None:
+    from connectors.base import KeyFilter
+
+    conn, emu, full = crm
+    keys = full.column("id").to_pylist()[:150]
+    emu.clear_log()
+    got = conn.scan(_request(("id", "email"), key_filter=KeyFilter("id", pa.array(keys)))).read_all()
+    assert sorted(got.column("id").to_pylist()) == sorted(keys)
+    searches = emu.requests("POST", r"/search$")
+    assert [len(r.body["filterGroups"][0]["filters"][0]["values"]) for r in searches] == [100, 50]
+    emails = [e for e in full.column("email").to_pylist()[:20] if e]
+    got = conn.scan(_request(("id", "email"), key_filter=KeyFilter("email", pa.array(emails)))).read_all()
+    assert set(emails) <= set(got.column("email").to_pylist())  # a superset: the join re-checks
