@@ -41,6 +41,7 @@ class AdbcConnector:
     dialect = "postgres"
     supports_windows = True
     skip_rows = 0  # leading rows wrap_sql adds (type sentinels) that the reader drops
+    explain_probe = False  # EXPLAIN each whole query before accepting it (option `probe: false` turns it off)
 
     def __init__(self, config: SourceConfig, workspace_dir: Path) -> None:
         self.name = config.name
@@ -58,6 +59,7 @@ class AdbcConnector:
         # only after its result was read to the end and its transaction ended.
         self._idle: list[Any] = []
         self._pool_lock = threading.Lock()
+        self._probed: dict[str, bool] = {}
 
     # -- hooks ---------------------------------------------------------------------------
     def connect(self) -> Any:
@@ -86,6 +88,9 @@ class AdbcConnector:
 
     def execute(self, cursor: Any, sql: str) -> None:
         cursor.execute(sql)
+
+    def explain(self, cursor: Any, sql: str) -> None:
+        self.execute(cursor, f"EXPLAIN {sql}")  # sql was generated from an AST, never user text
 
     def wrap_sql(self, query: exp.Query, types: list[pa.DataType | None]) -> exp.Query:
         return query
@@ -181,12 +186,39 @@ class AdbcConnector:
             annotated, _ = self._annotated(query)
             if not self.check_query(annotated):
                 return False
-            self.render(ScanRequest(output_names=tuple(query.named_selects), query=query))
+            sql, _ = self.render(ScanRequest(output_names=tuple(query.named_selects), query=query))
         except (RenderError, SourceError):
             return False
         except Exception:  # sqlglot could not type or render it: not pushed, the engine runs it
             return False
-        return True
+        return self.probe(sql)
+
+    def probe(self, sql: str) -> bool:
+        """Does the source compile ``sql``? (EXPLAIN: catches what the allow-list missed.)"""
+        if not self.explain_probe or self.config.get("probe") is False:
+            return True
+        with self._pool_lock:
+            if sql in self._probed:
+                return self._probed[sql]
+        try:
+            conn, _ = self._acquire()
+        except CdpError:
+            return True  # unreachable: the scan will report it properly
+        cur = None
+        try:
+            cur = conn.cursor()
+            self.explain(cur, sql)
+            cur.fetchall()
+            ok = True
+        except Exception:
+            self._close(conn, cur)
+            ok = False
+        else:
+            self._release(conn, cur)
+        with self._pool_lock:
+            if len(self._probed) < 512:
+                self._probed[sql] = ok
+        return ok
 
     # -- rendering -------------------------------------------------------------------------------
     def render(self, request: ScanRequest) -> tuple[str, list[pa.DataType | None]]:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 class PostgresConnector(AdbcConnector):
     dialect = "postgres"
     supports_windows = True
+    explain_probe = True
 
     @property
     def db_schema(self) -> str:
@@ -45,6 +46,11 @@ class PostgresConnector(AdbcConnector):
     def execute(self, cursor: Any, sql: str) -> None:
         cursor.execute("BEGIN READ ONLY")
         cursor.execute(sql)
+
+    def explain(self, cursor: Any, sql: str) -> None:
+        # the driver wraps queries in COPY (...) TO STDOUT, which EXPLAIN cannot be part of
+        cursor.adbc_statement.set_options(**{"adbc.postgresql.use_copy": "false"})
+        self.execute(cursor, f"EXPLAIN {sql}")  # sql was generated from an AST, never user text
 
     def finish(self, conn: Any, cursor: Any) -> None:
         if cursor is not None:

@@ -72,6 +72,7 @@ class SqliteConnector(AdbcConnector):
     dialect = "sqlite"
     supports_windows = True
     skip_rows = 1
+    explain_probe = True
 
     def __init__(self, config: SourceConfig, workspace_dir: Path) -> None:
         super().__init__(config, workspace_dir)

@@ -290,7 +290,7 @@ class HubSpotConnector:
         return int(total) if total is not None else None
 
     def _page_size(self, plan: _Plan, request: ScanRequest) -> int:
-        page = self.list_page if plan.groups is None else self.search_page
+        page = self.list_page if plan.groups is None and not plan.key_chunks else self.search_page
         if request.limit is not None and not plan.local and not request.order_by:
             page = max(1, min(page, request.limit))
         return page

@@ -181,3 +181,14 @@ def test_connections_are_reused_and_stale_ones_replaced(pg: tuple[str, str], pg_
     assert len(_ids(c, ["id < 4"])) == 4
     c.close()
     assert c._idle == []
+
+
+def test_explain_probe_refuses_what_postgres_cannot_compile(pg: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from connectors.adbc import allowlist
+
+    monkeypatch.setattr(allowlist, "POSTGRES_FUNCTIONS", allowlist.POSTGRES_FUNCTIONS | {"no_such_fn"})
+    q = sqlglot.parse_one("SELECT no_such_fn(c.id) AS x FROM customerdata AS c", read="postgres")
+    assert not _conn(*pg).accepts(q)
+    assert _conn(*pg, probe=False).accepts(q)
+    ok = sqlglot.parse_one("SELECT c.id FROM customerdata AS c WHERE c.id < 3", read="postgres")
+    assert _conn(*pg).accepts(ok)

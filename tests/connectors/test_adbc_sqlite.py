@@ -149,6 +149,16 @@ def test_window_functions_match_duckdb(db: Path) -> None:
     assert sorted(got.to_pylist(), key=lambda r: r["id"]) == sorted(want.to_pylist(), key=lambda r: r["id"])
 
 
+def test_explain_probe_catches_what_the_allow_list_missed(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from connectors.adbc import allowlist
+
+    # pretend the allow-list wrongly lists REGEXP_LIKE, which this SQLite does not have
+    monkeypatch.setitem(allowlist.DIALECTS, "sqlite", allowlist.SQLITE | {exp.RegexpLike})
+    q = sqlglot.parse_one("SELECT p.id FROM people AS p WHERE p.name ~ 'ab'", read="postgres")
+    assert not _conn(db).accepts(q)
+    assert _conn(db, probe=False).accepts(q)
+
+
 def test_comma_join_is_not_a_cross_join(db: Path) -> None:
     c = _conn(db)
     q = sqlglot.parse_one("SELECT a.id FROM people AS a, people AS b WHERE a.id = b.id AND a.id < 3", read="postgres")
