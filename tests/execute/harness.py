@@ -20,19 +20,27 @@ def run_ours(sql: str, tables: dict[str, pa.Table]) -> pa.Table:
     return execute(tree, tables)
 
 
-def run_duckdb(sql: str, tables: dict[str, pa.Table]) -> list[tuple[Any, ...]]:
+_CONNECTIONS: dict[int, Any] = {}
+
+
+def _connection(tables: dict[str, pa.Table]) -> Any:
+    """One DuckDB connection per table set (module-level dicts live for the session)."""
     import duckdb
 
-    con = duckdb.connect()
-    try:
+    con = _CONNECTIONS.get(id(tables))
+    if con is None:
+        con = duckdb.connect()
         con.execute("SET TimeZone = 'UTC'")
         for name, t in tables.items():
             con.register(name, t)
-        result = con.sql(sql).to_arrow_table()
-        cols = [c.to_pylist() for c in result.columns]
-        return [tuple(c[i] for c in cols) for i in range(result.num_rows)]
-    finally:
-        con.close()
+        _CONNECTIONS[id(tables)] = con
+    return con
+
+
+def run_duckdb(sql: str, tables: dict[str, pa.Table]) -> list[tuple[Any, ...]]:
+    result = _connection(tables).sql(sql).to_arrow_table()
+    cols = [c.to_pylist() for c in result.columns]
+    return [tuple(c[i] for c in cols) for i in range(result.num_rows)]
 
 
 def norm(v: Any) -> Any:

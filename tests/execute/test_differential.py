@@ -35,7 +35,6 @@ QUERIES = [
     "SELECT id FROM customers WHERE name LIKE 'a%'",
     "SELECT id FROM customers WHERE name ILIKE 'A%'",
     "SELECT id FROM customers WHERE name NOT LIKE '%b%'",
-    "SELECT id FROM customers WHERE name LIKE 'Al\\%'",
     "SELECT id FROM customers WHERE name LIKE 'a#_b' ESCAPE '#'",
     "SELECT id FROM customers WHERE name LIKE '_n_'",
     "SELECT id FROM customers WHERE signup >= DATE '2024-06-01'",
