@@ -41,6 +41,7 @@ from federation.errors import RateLimitedError, SourceError
 
 MASK = "[secure]"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_REFUSED_ATTEMPTS = 3
 
 
 def fingerprint(secret: str | None) -> str:
@@ -171,9 +172,9 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 class _Retry(Exception):
     """One failed attempt that may be retried."""
 
-    def __init__(self, reason: str, status: int | None = None, wait: float | None = None) -> None:
+    def __init__(self, reason: str, status: int | None = None, wait: float | None = None, refused: bool = False) -> None:
         super().__init__(reason)
-        self.reason, self.status, self.wait = reason, status, wait
+        self.reason, self.status, self.wait, self.refused = reason, status, wait, refused
 
 
 class CrmHttp:
@@ -241,7 +242,8 @@ class CrmHttp:
             except _Retry as r:
                 wait = r.wait if r.wait is not None else self._backoff(attempts)
                 spent = time.monotonic() - start
-                if spent + wait > self.retry_budget:
+                # nothing listening is rarely transient: give up after a few tries, not the whole budget
+                if spent + wait > self.retry_budget or (r.refused and attempts >= MAX_REFUSED_ATTEMPTS):
                     raise self._give_up(what, r, attempts, spent) from None
                 if r.status == 429 and r.wait is not None and (b := self.bucket(lane)) is not None:
                     b.hold(wait)  # the whole account backs off, not only this thread
@@ -265,7 +267,7 @@ class CrmHttp:
             raise _Retry("timed out") from None
         except httpx.TransportError as e:
             self.stats.add(nbytes=0, seconds=time.perf_counter() - t0, retry=retry)
-            raise _Retry(f"connection failed ({type(e).__name__})") from None
+            raise _Retry(f"connection failed ({type(e).__name__})", refused=isinstance(e, httpx.ConnectError)) from None
         self.stats.add(nbytes=len(content), seconds=time.perf_counter() - t0, retry=retry)
         status = resp.status_code
         if status in RETRY_STATUSES:

@@ -142,3 +142,24 @@ def test_wire_types() -> None:
     assert to_arrow(["a;b", "", None], pa.list_(pa.string())).to_pylist() == [["a", "b"], [], None]
     with pytest.raises(WireTypeError, match="column 'n': 1 value"):
         to_arrow(["1", "secret-value"], pa.float64(), column="n")
+
+
+def test_timeouts_are_retried_then_reported(echo: Echo) -> None:
+    echo.slow(0.3)
+    with pytest.raises(SourceError, match=r"timed out for GET /slow \d+ times") as ei:
+        client(echo, timeout=0.05, retry_budget=0.2).request("GET", "/slow")
+    assert ei.value.exit_code == 3 and ei.value.retriable
+
+
+def test_unreachable_host_gives_up_quickly() -> None:
+    import socket
+
+    with socket.socket() as s:  # a port with nothing listening
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    http = crmhttp.CrmHttp("crm", "echo", f"http://127.0.0.1:{port}", retry_budget=60.0, backoff_base=0.01)
+    t0 = time.monotonic()
+    with pytest.raises(SourceError, match=r"connection failed \(ConnectError\) for GET /x 3 times"):
+        http.request("GET", "/x")
+    assert time.monotonic() - t0 < 5
+    http.close()
