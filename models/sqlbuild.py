@@ -98,6 +98,26 @@ def _not_null(node: exp.Expression) -> exp.Expression:
     return exp.Not(this=exp.Is(this=_paren(node), expression=exp.Null()))
 
 
+# Nodes that return NULL exactly when an input is NULL (and never otherwise).
+_NULL_EXACT = (exp.Column, exp.Identifier, exp.Paren, exp.Lower, exp.Upper, exp.Trim, exp.Cast,
+               exp.Substring, exp.Length, exp.Add, exp.Sub, exp.Mul, exp.Neg, exp.Abs, exp.DataType, exp.DPipe)
+
+
+def key_present(key_expr: exp.Expression) -> list[exp.Expression]:
+    """``key IS NOT NULL`` as conjuncts a source can take: on the raw columns when the
+    key expression is NULL exactly when one of them is (lower(trim(email)) → email),
+    which is cheaper and pushable to APIs; else on the expression itself."""
+    cols = list(key_expr.find_all(exp.Column))
+    exact = cols and all(
+        isinstance(n, _NULL_EXACT) or (isinstance(n, exp.Literal) and not isinstance(n.parent, exp.Cast))
+        for n in key_expr.walk()
+    )
+    if not exact:
+        return [_not_null(key_expr)]
+    names = list(dict.fromkeys(c.name for c in cols))
+    return [_not_null(exp.column(n)) for n in names]
+
+
 def single_source_select(ent: Entity, names: list[str]) -> exp.Select:
     src = ent.sources[0]
     return exp.select(*[_alias(src.fields[n].copy(), n) for n in names]).from_(_table(src))
@@ -115,7 +135,7 @@ def source_select(ent: Entity, i: int, plan: MergePlan) -> exp.Select:
     proj += [_alias(src.fields[f].copy(), p + "f_" + f) for f in mine]
     if src.updated_at is not None:
         proj.append(_alias(src.updated_at.copy(), p + "upd"))
-    where = [_not_null(key_expr)] + [push(_paren(key_expr)) for push in plan.key_filters]
+    where = key_present(key_expr) + [push(_paren(key_expr)) for push in plan.key_filters]
     late = plan.field_filters.get(i, [])
     if src.unique:
         where += [push(_paren(src.fields[push.field])) for push in late]
