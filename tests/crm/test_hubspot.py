@@ -252,3 +252,18 @@ def test_dynamic_key_filter_becomes_in_chunks(crm: tuple[Any, Any, pa.Table]) ->
     emails = [e for e in full.column("email").to_pylist()[:20] if e]
     got = conn.scan(_request(("id", "email"), key_filter=KeyFilter("email", pa.array(emails)))).read_all()
     assert set(emails) <= set(got.column("email").to_pylist())  # a superset: the join re-checks
+
+
+def test_config_and_discovery_errors(hubspot_factory: Any, tmp_path: Any) -> None:
+    from connectors.crm.hubspot import HubSpotConnector
+    from federation.errors import ConfigError, SourceError
+    from tests.crm.conftest import source_config
+
+    with pytest.raises(ConfigError, match="source 'crm' needs a token"):
+        HubSpotConnector(source_config("crm", "hubspot", type="hubspot", base_url="http://127.0.0.1:1"), tmp_path)
+    conn, _ = hubspot_factory(5, tables=["contacts", "tickets"])
+    with pytest.raises(SourceError, match=r"source 'crm': answered 400 Bad Request for GET /crm/v3/properties/tickets \(VALIDATION_ERROR\)"):
+        conn.tables()
+    ok, _ = hubspot_factory(5, tables=["contacts"])
+    ok.check()
+    assert [t.name for t in ok.tables()] == ["contacts"]  # association tables need both ends
