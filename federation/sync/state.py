@@ -1,0 +1,151 @@
+"""Sync state of one audience: which keys the destination acknowledged, with which row hash.
+
+Layout under ``<workspace>/.cdp/state/<audience>/``:
+
+- ``snapshot.arrow``: an Arrow IPC file (key, hash, ref), the state as of the end
+  of the last completed run; replaced atomically (temp file, fsync, rename, fsync
+  of the folder);
+- ``journal.jsonl``: one line per batch the destination acknowledged during the
+  current run (``{"op": "upsert"|"delete", "rows": [[key, hash, ref], ...]}``),
+  appended and fsynced before the next batch is sent. A line cut short by a crash
+  is ignored (that batch was not recorded, so it is sent again: at-least-once);
+- ``failed.json``: row-level errors of the last run (key → reason); those keys
+  are not in the state, so the next run sends them again;
+- ``logs/``: one JSON sync log per run (federation.sync.log).
+
+Loading replays the journal over the snapshot; ``compact()`` folds it in. Both
+steps are idempotent, so a crash between them loses nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+SNAPSHOT, JOURNAL, FAILED = "snapshot.arrow", "journal.jsonl", "failed.json"
+
+
+def state_dir(root: Path, audience: str) -> Path:
+    return Path(root) / ".cdp" / "state" / audience
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # some platforms cannot open folders; rename is still atomic
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so a reader sees the old or the new file, never a mix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+class SyncState:
+    """Keys → (row hash, destination ref) that the destination acknowledged."""
+
+    def __init__(self, folder: Path | None = None) -> None:
+        self.folder = folder
+        self.hashes: dict[str, str] = {}
+        self.refs: dict[str, str] = {}  # destination record ids (HubSpot id, Salesforce Id)
+        self.failed: dict[str, str] = {}
+        self.replayed = 0  # journal lines replayed at load (batches of an interrupted run)
+        self._journal: Any = None
+
+    # -- loading ------------------------------------------------------------------------
+    @classmethod
+    def load(cls, folder: Path) -> SyncState:
+        import pyarrow as pa
+
+        st = cls(Path(folder))
+        snap = st.folder / SNAPSHOT  # type: ignore[operator]
+        if snap.exists():
+            with pa.memory_map(str(snap)) as src:
+                table = pa.ipc.open_file(src).read_all()
+            keys, hashes, refs = (table.column(c).to_pylist() for c in ("key", "hash", "ref"))
+            st.hashes = dict(zip(keys, hashes))
+            st.refs = {k: r for k, r in zip(keys, refs) if r is not None}
+        journal = st.folder / JOURNAL  # type: ignore[operator]
+        if journal.exists():
+            for line in journal.read_bytes().split(b"\n"):
+                try:
+                    entry = json.loads(line)
+                except ValueError:  # torn tail of a killed run: that batch was never acknowledged here
+                    continue
+                st._apply(entry)
+                st.replayed += 1
+        failed = st.folder / FAILED  # type: ignore[operator]
+        if failed.exists():
+            st.failed = json.loads(failed.read_text() or "{}")
+        return st
+
+    def _apply(self, entry: dict[str, Any]) -> None:
+        if entry.get("op") == "delete":
+            for key, _h, _r in entry["rows"]:
+                self.hashes.pop(key, None)
+                self.refs.pop(key, None)
+            return
+        for key, h, ref in entry["rows"]:
+            self.hashes[key] = h
+            if ref is not None:
+                self.refs[key] = ref
+
+    # -- recording acknowledged batches ----------------------------------------------------
+    def record(self, op: str, rows: list[tuple[str, str, str | None]]) -> None:
+        """Apply an acknowledged batch and make it durable before returning."""
+        self._apply({"op": op, "rows": rows})
+        if self.folder is None:
+            return
+        if self._journal is None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._journal = open(self.folder / JOURNAL, "ab")
+        line = json.dumps({"op": op, "rows": rows}, separators=(",", ":")).encode() + b"\n"
+        self._journal.write(line)
+        self._journal.flush()
+        os.fsync(self._journal.fileno())
+
+    def compact(self) -> None:
+        """Fold the journal into a new snapshot (atomic), then empty the journal."""
+        import pyarrow as pa
+
+        if self.folder is None:
+            return
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
+        keys = list(self.hashes)
+        table = pa.table({
+            "key": pa.array(keys, pa.string()),
+            "hash": pa.array([self.hashes[k] for k in keys], pa.string()),
+            "ref": pa.array([self.refs.get(k) for k in keys], pa.string()),
+        })
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_file(sink, table.schema) as w:
+            w.write_table(table)
+        atomic_write(self.folder / SNAPSHOT, sink.getvalue().to_pybytes())
+        atomic_write(self.folder / JOURNAL, b"")
+        atomic_write(self.folder / FAILED, json.dumps(self.failed, sort_keys=True, indent=1).encode())
+
+    def close(self) -> None:
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
+
+    def reset(self) -> None:
+        """--full-resync: forget what was sent (the next compaction persists it)."""
+        self.hashes.clear()
+        self.refs.clear()
+        self.failed.clear()
