@@ -194,7 +194,9 @@ class Splitter:
         if source == "\x00fragment":
             return None
         conn = self.catalog.connector(source)
-        if conn.capabilities.dialect is None:
+        caps = conn.capabilities
+        # API sources that aggregate (e.g. SOQL GROUP BY) are offered whole queries too
+        if caps.dialect is None and not caps.supports_aggregation:
             return None
         names = list(node.named_selects)
         if not names or len({n.lower() for n in names}) != len(names) or any(not n for n in names):
