@@ -1,5 +1,26 @@
 """The model's YAML, parsed into frozen dataclasses (structure only, no source I/O).
 
+Schema of ``entities:`` (full guide: models/README.md)::
+
+    <entity>:                       # lower-case name, used bare in SQL
+      # single source
+      from: <source>.<table>
+      fields: {<field>: <SQL expression over that table's columns>, ...}
+      key: <field>                  # optional; targets of relations should have one
+      # or a profile merged from several sources, in priority order
+      key: <field>                  # the identity field every source maps
+      merge:
+        - {from: <source>.<table>, fields: {...}, updated_at: <expr>, unique: <bool>, name: <label>}
+      survivorship: {<field>: {rule: most_recent} | {priority: [<label>, ...]}}
+      identity: [<key>, <field>, ...]   # several identifiers: ID stitching
+      stitching: {max_records_per_identifier: 50, max_cluster_size: 1000}
+      members: [<label>, ...]       # sources that define who exists (default all)
+      id_field: customer_id         # stable id column of a profile
+      # any entity
+      pii: [<field>, ...]
+      relations: {<name>: {entity: <entity>, on: {<field>: <target field>}}}
+      description: <text>
+
 ``parse_entities`` checks the shape of the ``entities:`` section and collects
 every problem with its file:line (from ``WorkspaceConfig.locations``) before
 raising one ``ConfigError``. Checks that need the sources (tables, columns,

@@ -101,3 +101,21 @@ def test_unknown_field_names_the_entity_with_position(good) -> None:  # type: ig
 def test_unknown_entity_suggests(good) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(QueryError, match="Did you mean 'customers'"):
         good.plan("SELECT email FROM customer")
+
+
+def test_show_stitched_entity(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.models.data import STITCH_YAML
+
+    ws = Workspace.load(build(tmp_path, make_sources(10), STITCH_YAML), env={})
+    doc = json.loads(_run(ws, "show", "customers", "--format", "json").output)
+    assert doc["identity"] == ["email", "phone"]
+    assert doc["stitching"] == {"max_records_per_identifier": 3, "max_cluster_size": 50}
+    assert "customers__links" in [x["name"] for x in doc["lineage"]]
+    assert "stitching: max 3 records per identifier" in _run(ws, "show").output
+    with pytest.raises(QueryError, match="column 'valeu' is not in entity 'customers__links'"):
+        ws.plan("SELECT valeu FROM customers__links")
+
+
+def test_links_entity_only_for_stitched_models(good) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(QueryError, match="table 'customers__links' does not exist"):
+        good.plan("SELECT * FROM customers__links")
