@@ -159,6 +159,18 @@ def test_explain_probe_catches_what_the_allow_list_missed(db: Path, monkeypatch:
     assert _conn(db, probe=False).accepts(q)
 
 
+def test_order_survives_the_typed_first_row(db: Path) -> None:
+    c = _conn(db, batch_size=700)
+    q = sqlglot.parse_one("SELECT p.id, p.score FROM people AS p ORDER BY p.score DESC, p.id", read="postgres")
+    assert c.accepts(q)
+    got = c.scan(ScanRequest(output_names=("id", "score"), query=q)).read_all()
+    assert got.num_rows == N
+    scores = got.column("score").to_pylist()
+    nulls = scores.count(None)
+    assert scores[:nulls] == [None] * nulls  # PostgreSQL: NULLs first when descending
+    assert scores[nulls:] == sorted(scores[nulls:], reverse=True)
+
+
 def test_comma_join_is_not_a_cross_join(db: Path) -> None:
     c = _conn(db)
     q = sqlglot.parse_one("SELECT a.id FROM people AS a, people AS b WHERE a.id = b.id AND a.id < 3", read="postgres")
@@ -203,3 +215,69 @@ def test_missing_file_is_a_clear_source_error(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="database file 'nope.db' does not exist") as e:
         c.tables()
     assert e.value.exit_code == 3 and "shop" in str(e.value)
+
+
+def test_timestamp_text_formats_come_back_as_utc(tmp_path: Path) -> None:
+    con = sqlite3.connect(tmp_path / "shop.db")
+    con.execute("CREATE TABLE ev (id INTEGER, at TIMESTAMP, d DATE)")
+    con.executemany("INSERT INTO ev VALUES (?, ?, ?)", [
+        (1, "2024-02-01 10:00:00", "2024-02-01"), (2, "2024-02-01T10:00:00.250000", "2024-02-02"),
+        (3, "2024-02-01 10:00:00+02:00", None), (4, "2024-02-01T10:00:00Z", "2024-02-04"), (5, None, None)])
+    con.commit()
+    con.close()
+    import datetime as dt
+
+    got = _conn(tmp_path).scan(ScanRequest(output_names=("id", "at", "d"), table="ev", columns=("id", "at", "d"))).read_all()
+    assert got.column("at").to_pylist() == [
+        dt.datetime(2024, 2, 1, 10), dt.datetime(2024, 2, 1, 10, 0, 0, 250000), dt.datetime(2024, 2, 1, 8),
+        dt.datetime(2024, 2, 1, 10), None]
+    assert got.column("d").to_pylist()[:2] == [dt.date(2024, 2, 1), dt.date(2024, 2, 2)]
+
+
+def test_key_filter_is_inlined_as_literals(db: Path) -> None:
+    from connectors.base import KeyFilter
+
+    c = _conn(db)
+    req = ScanRequest(output_names=("id",), table="people", columns=("id",),
+                      key_filter=KeyFilter("id", pa.array([3, 5, None, 5])))
+    assert "IN (3, 5)" in (c.native_request(req)[0].text or "")
+    assert sorted(c.scan(req).read_all().column("id").to_pylist()) == [3, 5]
+
+
+# -- the generic ADBC connector, with the DuckDB driver the duckdb wheel ships ----------------
+
+def test_generic_duckdb_source(tmp_path: Path) -> None:
+    import duckdb
+
+    from connectors.adbc.generic import GenericAdbcConnector
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("CREATE TABLE \"Accounts\" (id INTEGER, \"Plan\" VARCHAR)")
+    con.execute("INSERT INTO \"Accounts\" VALUES (1, 'free'), (2, 'pro'), (3, NULL)")
+    con.close()
+    c = GenericAdbcConnector(SourceConfig("wh", "duckdb", {"type": "duckdb", "uri": "w.duckdb"}, Location("s.yaml")),
+                             tmp_path)
+    (t,) = c.tables()
+    assert (t.name, t.native_name, t.column("plan").native_name) == ("accounts", "Accounts", "Plan")  # type: ignore[union-attr]
+    pred = sqlglot.parse_one("plan = 'pro'", read="postgres")
+    assert c.classify(pred, t) == "exact"
+    got = c.scan(ScanRequest(output_names=("id",), table="accounts", columns=("id",), filters=(pred,))).read_all()
+    assert got.column("id").to_pylist() == [2]
+    div = sqlglot.parse_one("SELECT a.id / 2 AS h FROM accounts AS a", read="postgres")
+    assert not c.accepts(div)  # DuckDB divides integers as floats
+    c.close()
+
+
+def test_generic_missing_driver_names_the_install_command(tmp_path: Path) -> None:
+    from connectors.adbc.generic import GenericAdbcConnector
+    from federation.errors import UserError
+
+    import importlib.util
+
+    if importlib.util.find_spec("adbc_driver_snowflake") is not None:
+        pytest.skip("the snowflake driver is installed here")
+    c = GenericAdbcConnector(SourceConfig("sf", "snowflake", {"type": "snowflake", "uri": "x"}, Location("s.yaml")),
+                             tmp_path)
+    with pytest.raises(UserError, match="snowflake ADBC driver") as e:
+        c.tables()
+    assert "pip install adbc-driver-snowflake" in e.value.render()

@@ -157,3 +157,11 @@ def test_missing_path_is_a_clear_error(root: Path) -> None:
     assert "files" in str(e.value) and e.value.exit_code == 3
     with pytest.raises(SourceError, match="no file matches 'data/\\*.orc'"):
         _conn(root, path="data/*.orc").tables()
+
+
+def test_key_filter_narrows_the_scan(root: Path) -> None:
+    from connectors.base import KeyFilter
+
+    c = _conn(root, path="data/People-2024.parquet", table="p")
+    req = ScanRequest(output_names=("id",), table="p", columns=("id",), key_filter=KeyFilter("id", pa.array([3, 5, None], pa.int32())))
+    assert sorted(c.scan(req).read_all().column("id").to_pylist()) == [3, 5]
