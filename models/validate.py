@@ -46,7 +46,9 @@ def validate_model(ws: Workspace) -> tuple[dict[str, Entity], list[Problem], dic
         for src in ent.sources:
             for fname, t in _source_types(ws, ent, src, ctx).items():
                 field_types.setdefault(fname, {})[src.label] = t
+        upd = field_types.pop("_updated_at", {})
         _type_conflicts(ent, field_types, ctx)
+        _recency_conflicts(ent, upd, ctx)
         types[ent.name] = {f: next(iter(v.values())) for f, v in field_types.items()}
         _identity_coverage(ent, ctx)
     _relation_checks(entities, ctx)
@@ -91,7 +93,7 @@ def _source_types(ws: Workspace, ent: Entity, src: SourceRef, ctx: _Ctx) -> dict
                     did_you_mean(m, info.column_names) or f"Columns: {', '.join(info.column_names)}.")
         if not missing:
             ok[fname] = node
-    return {f: t for f, t in _annotate(ws, src, ok).items() if not f.startswith("\x00")}
+    return {f.replace("\x00", "_"): t for f, t in _annotate(ws, src, ok).items()}
 
 
 def _annotate(ws: Workspace, src: SourceRef, exprs: dict[str, exp.Expression]) -> dict[str, str]:
@@ -125,6 +127,18 @@ def _type_conflicts(ent: Entity, field_types: dict[str, dict[str, str]], ctx: _C
             src = next(s for s in ent.sources if s.label == list(per)[-1])
             ctx.add(f"{src.path}.fields.{fname}", f"field '{fname}' of '{ent.name}' has conflicting types ({desc})",
                     f"Cast it in every source to one type, e.g. {fname}: \"CAST(... AS TEXT)\".")
+
+
+def _recency_conflicts(ent: Entity, upd: dict[str, str], ctx: _Ctx) -> None:
+    """most_recent compares updated_at across sources: they must be comparable."""
+    if not any(r.kind == "most_recent" for r in ent.survivorship.values()):
+        return
+    fams = {label: family(t) for label, t in upd.items()}
+    if len({f for f in fams.values() if f is not None}) > 1:
+        desc = ", ".join(f"{label}: {t.lower()}" for label, t in upd.items())
+        src = next(s for s in ent.sources if s.label == list(upd)[-1])
+        ctx.add(f"{src.path}.updated_at", f"updated_at of '{ent.name}' has conflicting types ({desc}); "
+                "most_recent compares them across sources", "Cast them to one type (e.g. a timestamp).")
 
 
 def _identity_coverage(ent: Entity, ctx: _Ctx) -> None:

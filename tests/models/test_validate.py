@@ -20,10 +20,12 @@ customers:
   merge:
     - from: crm.contacts
       fields: {email: "lower(trim(email))", phone: phne, score: "updatedat"}
+      updated_at: updatedat
     - from: shop.customerz
-      fields: {email: "lower(email)"}
+      fields: {email: "lower(email)", phone: phone}
     - from: shop.customers
-      fields: {email: "lower(email)", score: country}
+      fields: {email: "lower(email)", score: country, phone: phone}
+      updated_at: country
     - from: nowhere.people
       fields: {email: email}
   survivorship: {phone: {rule: most_recent}}
@@ -74,11 +76,12 @@ def test_every_problem_at_once_with_file_and_line(tmp_path) -> None:  # type: ig
         "table 'shop.customerz' does not exist",
         "unknown source 'nowhere'",
         "field 'score' of 'customers' has conflicting types (crm: bigint, shop.customers: text)",
-        "'most_recent' for 'phone' needs updated_at on crm",
+        "'most_recent' for 'phone' needs updated_at on shop.customerz",
         "field 'amount' may not contain a subquery",
         "relation 'customer' of 'orders' joins on country, not on the key of 'customers'",
         "relation cycle: customers → orders → customers",
         "'orders' declares no key",
+        "updated_at of 'customers' has conflicting types",
     ]
     for e in expect:
         assert e in text, e
