@@ -102,8 +102,14 @@ def _pg_round(node: exp.Round) -> bool:
     return node.args.get("decimals") is None or _kind(node.this) == T.DECIMAL
 
 
+def _positive_start(node: exp.Substring) -> bool:
+    # substr() counts a negative start from the end in SQLite, from before the start in PostgreSQL
+    start = node.args.get("start")
+    return start is None or (isinstance(start, exp.Literal) and not start.is_string and int(float(start.this)) >= 1)
+
+
 CHECKS: dict[str, dict[type, Callable[[exp.Expression], bool]]] = {
-    "sqlite": {exp.Cast: _sqlite_cast, exp.Mod: _numeric_operands},  # type: ignore[dict-item]
+    "sqlite": {exp.Cast: _sqlite_cast, exp.Mod: _numeric_operands, exp.Substring: _positive_start},  # type: ignore[dict-item]
     "postgres": {exp.Round: _pg_round},  # type: ignore[dict-item]
 }
 

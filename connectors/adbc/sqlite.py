@@ -148,6 +148,8 @@ class SqliteConnector(AdbcConnector):
                 return "unsupported"
         if predicate.find(exp.Literal, exp.Cast) is not None and not self._literals_plain(predicate):
             return "unsupported"
+        if _text_against_number(predicate, table):
+            return "unsupported"
         return "exact"
 
     @staticmethod
@@ -189,6 +191,20 @@ class SqliteConnector(AdbcConnector):
         import pyarrow as pa
 
         return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+
+
+def _text_against_number(predicate: exp.Expression, table: TableInfo) -> bool:
+    """``text_col = 1``: PostgreSQL refuses it, SQLite quietly compares '1'; leave it to the engine."""
+    import pyarrow as pa
+
+    for node in predicate.find_all(exp.Binary, exp.In, exp.Between):
+        parts = [node.this, node.args.get("expression"), node.args.get("low"), node.args.get("high"),
+                 *(node.args.get("expressions") or [])]
+        cols = [table.column(p.name) for p in parts if isinstance(p, exp.Column)]
+        numbers = [p for p in parts if isinstance(p, exp.Literal) and not p.is_string]
+        if numbers and any(c is not None and pa.types.is_string(c.type) for c in cols):
+            return True
+    return False
 
 
 def _is_temporal(t: pa.DataType) -> bool:

@@ -64,8 +64,8 @@ def literal(v: Any, kind: str) -> str | None:
     if kind == "datetime" and vk == "datetime":
         u = v.astimezone(dt.timezone.utc)
         return None if u.microsecond else quote(u.strftime("%Y-%m-%dT%H:%M:%S+00:00"))
-    if kind == "text" and vk == "string":
-        return quote(v)
+    if kind == "text" and vk == "string" and v != "":
+        return quote(v)  # Zoho stores an empty text as null, so '' is never sent
     return None
 
 

@@ -222,7 +222,11 @@ class ZohoConnector:
         for i, q in enumerate(p.first_queries()):
             detail: dict[str, Any] = {"page_size": p.page_size}
             if i == 0:
-                detail["estimated_requests"] = self._estimate(p)
+                try:
+                    detail["estimated_requests"] = self._estimate(p)
+                except SourceError as e:  # explain still shows the request
+                    detail["estimated_requests"] = None
+                    detail["estimate_error"] = e.message
             if p.local_filters:
                 detail["applied_locally"] = [f.sql() for f in p.local_filters]
             out.append(NativeRequest("http", method="POST", path=f"{API}/coql", body={"select_query": q}, detail=detail))

@@ -104,7 +104,7 @@ def _order_phases(plan: ZohoPlan, keys: list[tuple[Column, bool, bool]], fields:
     key = keys[0] if len(keys) == 1 else None
     f = fields.get(key[0].name) if key else None
     pushable = (
-        key is not None and f is not None and f.kind in ("id", "number", "date", "datetime", "bool")
+        key is not None and f is not None and f.kind in ("id", "number", "date", "datetime")
         and plan.limit is not None and plan.limit <= plan.max_rows and not local
     )
     if not keys:
@@ -184,8 +184,9 @@ def _phase_pages(conn: ZohoConnector, plan: ZohoPlan, ph: Phase, seen: int) -> I
         if rows:
             yield rows
         seen += len(rows)
+        # more_records is the only end signal trusted: a short page is not proof of the end
         more = bool(((doc or {}).get("info") or {}).get("more_records"))
-        if not rows or len(rows) < n or not more:
+        if not rows or not more:
             return
         if ph.keyset and offset + len(rows) + plan.page_size > plan.max_rows:
             after, offset = str(rows[-1]["id"]), 0
