@@ -169,7 +169,7 @@ def print_rich_table(table: Any, title: str | None = None) -> None:
         t.add_column(f.name, justify="right" if numeric else "left", overflow="fold")
     for row in _cells(table):
         t.add_row(*(f"[dim]{c}[/dim]" if c == "NULL" else _escape(c) for c in row))
-    console = Console()
+    console = Console(highlight=False)
     console.print(t)
     n = table.num_rows
     console.print(f"[dim]({n} row{'s' if n != 1 else ''})[/dim]")

@@ -37,14 +37,14 @@ def test_bad_yaml_is_1_with_file_and_line(tmp_path: Path) -> None:
     (tmp_path / "sources.yaml").write_text("sources:\n  shop:\n    type: sqlite\n   path: [x\n")
     r = invoke("-w", str(tmp_path), "sources", "list")
     assert r.exit_code == 1
-    assert "sources.yaml:" in r.stderr and "problem" in r.stderr
+    assert "sources.yaml:4:" in r.stderr and "YAML syntax error" in r.stderr
 
 
 def test_unknown_source_type_is_1_with_did_you_mean(tmp_path: Path) -> None:
     (tmp_path / "sources.yaml").write_text("sources:\n  shop: {type: sqlit, path: x.db}\n")
     r = invoke("-w", str(tmp_path), "sources", "list")
     assert r.exit_code == 1
-    assert "sources.yaml:2" in r.stderr and "sqlite" in r.stderr
+    assert "sources.yaml:2:" in r.stderr and "Did you mean 'sqlite'?" in r.stderr
 
 
 def test_missing_workspace_is_1_listing_where_it_looked(tmp_path: Path) -> None:
