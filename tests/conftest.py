@@ -113,10 +113,10 @@ def pg_uri() -> Iterator[str]:
     if started is not None:
         started[1]()
     where = "$CDP_TEST_POSTGRES_URI" if env_uri else DEFAULT_PG_URI
+    why = f"{where} is unreachable" + ("" if env_uri else " and no throwaway cluster could be started (initdb/pg_ctl)")
     if required:
-        pytest.fail(f"PostgreSQL is required (CDP_REQUIRE_POSTGRES=1) but {where} is unreachable "
-                    "and no throwaway cluster could be started", pytrace=False)
-    pytest.skip(f"PostgreSQL unreachable ({where}) and initdb/pg_ctl unavailable")
+        pytest.fail(f"PostgreSQL is required (CDP_REQUIRE_POSTGRES=1) but {why}", pytrace=False)
+    pytest.skip(f"PostgreSQL unavailable: {why}")
 
 
 @pytest.fixture(scope="module")
