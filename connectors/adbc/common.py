@@ -41,6 +41,7 @@ class AdbcConnector:
     dialect = "postgres"
     supports_windows = True
     skip_rows = 0  # leading rows wrap_sql adds (type sentinels) that the reader drops
+    key_list_max = _KEY_LIST_MAX  # dynamic key filters up to this many keys are inlined as literals
     explain_probe = False  # EXPLAIN each whole query before accepting it (option `probe: false` turns it off)
 
     def __init__(self, config: SourceConfig, workspace_dir: Path) -> None:
@@ -51,7 +52,7 @@ class AdbcConnector:
         self.dialect = str(config.get("dialect") or self.dialect)
         self.capabilities = Capabilities(
             dialect=self.dialect, supports_order=True, supports_aggregation=True, supports_joins=True,
-            supports_windows=self.supports_windows, max_in_list=_KEY_LIST_MAX,
+            supports_windows=self.supports_windows, max_in_list=self.key_list_max,
         )
         self._tables: dict[str, TableInfo] | None = None
         # idle connections: connecting to PostgreSQL costs ~40 ms, a query ~1 ms. A
@@ -275,7 +276,7 @@ class AdbcConnector:
 
     def _key_condition(self, request: ScanRequest, info: TableInfo) -> exp.Expression | None:
         kf = request.key_filter
-        if kf is None or info.column(kf.column) is None or len(kf.keys) > _KEY_LIST_MAX:
+        if kf is None or info.column(kf.column) is None or len(kf.keys) > self.key_list_max:
             return None
         values = [v for v in kf.keys.to_pylist() if v is not None]
         if not values or not all(isinstance(v, (int, str)) and not isinstance(v, bool) for v in values):

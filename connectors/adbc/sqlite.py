@@ -73,6 +73,7 @@ class SqliteConnector(AdbcConnector):
     supports_windows = True
     skip_rows = 1
     explain_probe = True
+    key_list_max = 5_000
 
     def __init__(self, config: SourceConfig, workspace_dir: Path) -> None:
         super().__init__(config, workspace_dir)

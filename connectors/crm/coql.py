@@ -155,3 +155,8 @@ def select(module: str, fields: list[str], where: str, order: list[tuple[str, bo
     if offset:
         text += f" offset {offset}"
     return text
+
+
+def select_raw(query: str, limit: int, offset: int = 0) -> str:
+    """``query`` (a complete COQL text without LIMIT) with one page's LIMIT/OFFSET."""
+    return f"{query} limit {limit}" + (f" offset {offset}" if offset else "")

@@ -69,6 +69,7 @@ class _Plan:
     groups: list[list[dict[str, Any]]] | None  # None: list endpoint
     local: list[exp.Expression] = field(default_factory=list)  # exact filters applied in Arrow
     key_chunks: list[dict[str, Any]] = field(default_factory=list)  # IN filters from a dynamic key filter
+    top: tuple[str, bool, bool] | None = None  # ORDER BY one key + LIMIT at the source: (property, desc, nulls first)
 
 
 class HubSpotConnector:
@@ -225,7 +226,30 @@ class HubSpotConnector:
                 if col is not None and col.name not in fetch:
                     fetch.append(col.name)
         chunks = self._key_chunks(request, info, groups)
-        return _Plan(info, fetch, groups if groups != [[]] else None, local, chunks)
+        plan = _Plan(info, fetch, groups if groups != [[]] else None, local, chunks)
+        plan.top = self._native_top(request, plan)
+        return plan
+
+    def _native_top(self, request: ScanRequest, plan: _Plan) -> tuple[str, bool, bool] | None:
+        """ORDER BY <one numeric/date key> LIMIT n, sorted by HubSpot (else sorted here after a full read).
+
+        HubSpot's NULL placement is not documented, so rows with and without a value
+        are fetched by separate searches (HAS_PROPERTY / NOT_HAS_PROPERTY), in
+        PostgreSQL's order: NULLs last ascending, first descending, unless NULLS says otherwise."""
+        if len(request.order_by) != 1 or request.limit is None or request.limit > self.search_cap or plan.local or plan.key_chunks:
+            return None
+        o = request.order_by[0]
+        col = plan.info.column(o.this.name) if isinstance(o.this, sexp_column()) else None
+        kind = self._kinds[plan.info.name].get(col.name) if col is not None else None
+        if col is None or kind not in ("id", "number", "date", "datetime"):
+            return None
+        prop = "hs_object_id" if kind == "id" else col.native_name
+        probe = [g + [{"propertyName": prop, "operator": "HAS_PROPERTY"}] for g in (plan.groups or [[]])]
+        if not hf.fits(probe, self.limits):
+            return None
+        desc = bool(o.args.get("desc"))
+        nf = o.args.get("nulls_first")
+        return prop, desc, nf if isinstance(nf, bool) else desc
 
     def _key_chunks(self, request: ScanRequest, info: TableInfo, groups: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
         """IN filters (≤ max_in_list values each) for a dynamic key filter, or [] to ignore it.
@@ -269,6 +293,13 @@ class HubSpotConnector:
         detail: dict[str, Any] = {"headers": headers, "estimated_rows": n}
         if plan.local:
             detail["applied_by_connector"] = [f.sql(dialect="postgres") for f in plan.local]
+        if plan.top is not None:
+            prop, desc, nulls_first = plan.top
+            detail["top_n"] = {"property": prop, "descending": desc, "nulls_first": nulls_first, "limit": request.limit}
+            detail["estimated_requests"] = max(1, math.ceil(min(n if n is not None else request.limit or 0, request.limit or 0) / page))
+            sort = [{"propertyName": prop, "direction": "DESCENDING" if desc else "ASCENDING"}]
+            body = {"filterGroups": _wire(plan.groups or []), "properties": self._properties(plan), "sorts": sort, "limit": page}
+            return [NativeRequest("http", method="POST", path=f"/crm/v3/objects/{info.native_name}/search", body=body, detail=detail)]
         if plan.groups is None:
             detail["params"] = {"limit": page, "properties": ",".join(self._properties(plan))}
             detail["estimated_requests"] = None if n is None else max(1, math.ceil(n / page))
@@ -290,8 +321,8 @@ class HubSpotConnector:
         return int(total) if total is not None else None
 
     def _page_size(self, plan: _Plan, request: ScanRequest) -> int:
-        page = self.list_page if plan.groups is None and not plan.key_chunks else self.search_page
-        if request.limit is not None and not plan.local and not request.order_by:
+        page = self.list_page if plan.groups is None and not plan.key_chunks and not plan.top else self.search_page
+        if request.limit is not None and not plan.local and (plan.top or not request.order_by):
             page = max(1, min(page, request.limit))
         return page
 
@@ -306,7 +337,7 @@ class HubSpotConnector:
         fields = [pa.field(c, info.column(c).type) for c in plan.fetch]  # type: ignore[union-attr]
         out_schema = pa.schema([f.with_name(n) for f, n in zip(fields[: len(request.columns)], request.output_names)]) if request.columns else pa.schema(fields[:1])
         batches = self._batches(plan, request, pa.schema(fields))
-        if request.order_by:
+        if request.order_by and plan.top is None:
             from connectors.crm.predicates import sort_limit
 
             table = pa.Table.from_batches(list(batches), schema=pa.schema(fields))
@@ -321,14 +352,16 @@ class HubSpotConnector:
 
         obj, props = plan.info.native_name, self._properties(plan)
         page = self._page_size(plan, request)
-        if plan.key_chunks:
+        if plan.top is not None:
+            pages = self._top_pages(obj, plan.groups or [], props, page, plan.top, request.limit or 0)
+        elif plan.key_chunks:
             base = plan.groups or [[]]
             pages = (p for chunk in plan.key_chunks for p in self._search_pages(obj, [g + [chunk] for g in base], props, page))
         elif plan.groups is None:
             pages = self._list_pages(obj, props, page)
         else:
             pages = self._search_pages(obj, plan.groups, props, page)
-        left = request.limit if not request.order_by else None
+        left = request.limit if plan.top is not None or not request.order_by else None
         for records in pages:
             batch = self._to_batch(records, plan, schema)
             for f in plan.local:
@@ -353,21 +386,53 @@ class HubSpotConnector:
                 return
             params["after"] = after
 
-    def _search_pages(self, obj: str, groups: list[list[dict[str, Any]]], props: list[str], page: int) -> Iterator[list[dict[str, Any]]]:
-        """Search pages; past the result cap, restart above the last id seen."""
+    def _top_pages(
+        self, obj: str, groups: list[list[dict[str, Any]]], props: list[str], page: int, top: tuple[str, bool, bool], limit: int
+    ) -> Iterator[list[dict[str, Any]]]:
+        prop, desc, nulls_first = top
+        sort = [{"propertyName": prop, "direction": "DESCENDING" if desc else "ASCENDING"}]
+        if prop == "hs_object_id":  # never empty
+            yield from self._search_pages(obj, groups, props, page, sorts=sort, max_rows=limit)
+            return
+        has = [g + [{"propertyName": prop, "operator": "HAS_PROPERTY"}] for g in groups or [[]]]
+        empty = [g + [{"propertyName": prop, "operator": "NOT_HAS_PROPERTY"}] for g in groups or [[]]]
+        parts = [(empty, SEARCH_SORT), (has, sort)] if nulls_first else [(has, sort), (empty, SEARCH_SORT)]
+        left = limit
+        for gs, srt in parts:
+            for results in self._search_pages(obj, gs, props, min(page, left), sorts=srt, max_rows=left):
+                left -= len(results)
+                yield results
+            if left <= 0:
+                return
+
+    def _search_pages(
+        self,
+        obj: str,
+        groups: list[list[dict[str, Any]]],
+        props: list[str],
+        page: int,
+        sorts: list[dict[str, str]] = SEARCH_SORT,
+        max_rows: int | None = None,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Search pages; past the result cap, restart above the last id seen.
+
+        With another sort than ``hs_object_id`` (top-N), ``max_rows`` ≤ the cap ends it."""
         last_id: int | None = None
         while True:
-            gs = groups if last_id is None else [g + [{"propertyName": "hs_object_id", "operator": "GT", "value": str(last_id)}] for g in groups]
+            gt = {"propertyName": "hs_object_id", "operator": "GT", "value": str(last_id)}
+            gs = groups if last_id is None else [g + [gt] for g in groups or [[]]]
             after = 0
             while True:
-                body: dict[str, Any] = {"filterGroups": _wire(gs), "properties": props, "sorts": SEARCH_SORT, "limit": page}
+                body: dict[str, Any] = {"filterGroups": _wire(gs), "properties": props, "sorts": sorts, "limit": page}
                 if after:
                     body["after"] = str(after)
                 data = self.http.request("POST", f"/crm/v3/objects/{obj}/search", json=body, lane="search").data or {}
                 results = data.get("results") or []
                 yield results
                 nxt = ((data.get("paging") or {}).get("next") or {}).get("after")
-                if not results or nxt is None:
+                if max_rows is not None:
+                    max_rows -= len(results)
+                if not results or nxt is None or (max_rows is not None and max_rows <= 0):
                     return
                 after = int(nxt)
                 if after + page > self.search_cap:  # the next page would be refused: split by key range
@@ -430,6 +495,12 @@ class HubSpotConnector:
 
 def _wire(groups: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     return [{"filters": g} for g in groups]
+
+
+def sexp_column() -> type:
+    from sqlglot import exp as sexp
+
+    return sexp.Column
 
 
 def _columns(e: exp.Expression) -> list[str]:

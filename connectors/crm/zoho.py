@@ -10,7 +10,7 @@ Zoho's documented caps, configurable for tests.
 
 SQL names are lower-cased API names. A lookup ``Account_Name: {name, id}`` becomes
 ``account_name_id`` (string, joinable with ``accounts.id``) and ``account_name``
-(its display name). Pushdown: see ``coql`` for filters. Paging: ``limit n offset m``
+(its display name). Pushdown: see ``coql`` for filters and ``zoho_agg`` for GROUP BY aggregates. Paging: ``limit n offset m``
 ordered by id; before the offset cap the query restarts from ``id > last id``, so no
 row is silently dropped. ORDER BY + LIMIT on one non-text key is pushed twice (the
 key ``is not null`` part, then the ``is null`` part) so NULLs land where PostgreSQL
@@ -210,13 +210,23 @@ class ZohoConnector:
         return "exact" if r[0].exact else "inexact"
 
     def accepts(self, query: exp.Select | exp.Union) -> bool:
-        return False  # aggregates run in Arrow (the planner only asks SQL-dialect sources)
+        """Single-module GROUP BY aggregates COQL can compute exactly (see ``zoho_agg``)."""
+        from connectors.crm.zoho_agg import plan_aggregate
+
+        return plan_aggregate(self, query) is not None
 
     # -- scan ----------------------------------------------------------------------------
     def plan(self, request: ScanRequest) -> ZohoPlan:
         return plan_scan(self, self.table(request.table or ""), request)
 
     def native_request(self, request: ScanRequest) -> list[NativeRequest]:
+        if request.query is not None:
+            from connectors.crm.zoho_agg import plan_aggregate
+
+            agg = plan_aggregate(self, request.query)
+            text = coql.select_raw(agg.query, self.page_size) if agg else None
+            return [NativeRequest("http", method="POST", path=f"{API}/coql", body={"select_query": text},
+                                  detail={"estimated_requests": 1})]
         p = self.plan(request)
         out = []
         for i, q in enumerate(p.first_queries()):
@@ -243,6 +253,10 @@ class ZohoConnector:
     def scan(self, request: ScanRequest) -> pa.RecordBatchReader:
         import pyarrow as pa
 
+        if request.query is not None:
+            from connectors.crm.zoho_agg import scan_aggregate
+
+            return scan_aggregate(self, request)
         p = self.plan(request)
         schema = pa.schema([pa.field(n, c.type) for n, c in zip(request.output_names, p.columns)])
         batches = read_pages(self, p, schema)
