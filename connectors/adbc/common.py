@@ -110,6 +110,8 @@ class AdbcConnector:
             v = self.config.get(k)
             if isinstance(v, str) and v:
                 secrets.add(v)
+        for v in list(secrets):
+            secrets |= _uri_parts(v)
         for s in sorted(secrets, key=len, reverse=True):
             if s:
                 text = text.replace(s, "[secure]")
@@ -448,6 +450,23 @@ class AdbcConnector:
             idle, self._idle = self._idle, []
         for conn in idle:
             self._close(conn, None)
+
+
+def _uri_parts(value: str) -> set[str]:
+    """A URI's password and user-info, which a driver may echo without the rest of the URI."""
+    from urllib.parse import unquote, urlsplit
+
+    if "://" not in value:
+        return set()
+    try:
+        parts = urlsplit(value)
+        password = parts.password
+    except ValueError:
+        return set()
+    out = {parts.netloc.rsplit("@", 1)[0]} if "@" in parts.netloc else set()
+    if password:
+        out |= {password, unquote(password)}
+    return {p for p in out if len(p) >= 3}
 
 
 def _chain(first: pa.RecordBatch, rest: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:

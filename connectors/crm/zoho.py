@@ -103,7 +103,7 @@ class ZohoConnector:
                               hint="Set them from the environment, e.g. token: \"${ZOHO_TOKEN}\".")
         self.capabilities = Capabilities(
             supports_projection=True, supports_filter=True, supports_limit=True, supports_order=True,
-            max_page_size=self.page_size, max_in_list=(coql.MAX_CRITERIA - coql.RESERVED - 1) * coql.MAX_IN,
+            supports_aggregation=True, max_page_size=self.page_size, max_in_list=(coql.MAX_CRITERIA - coql.RESERVED - 1) * coql.MAX_IN,
         )
         rate = opts.get("rate_limit")
         self.http = CrmHttp(

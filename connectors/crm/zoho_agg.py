@@ -118,6 +118,7 @@ def _where(q: exp.Select, fields: dict[str, coql.Field]) -> str | None:
     w = q.args.get("where")
     parts, total = [], 0
     for c in conjuncts(w.this if w is not None else None):
+        c = c.transform(lambda n: exp.column(n.name) if isinstance(n, exp.Column) else n)  # columns are alias-qualified
         r = coql.render(c, fields)
         if r is None or not r[0].exact:
             return None

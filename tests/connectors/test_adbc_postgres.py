@@ -152,6 +152,12 @@ def test_bad_uri_is_a_source_error_without_the_password() -> None:
     assert e.value.exit_code == 3 and e.value.retriable
 
 
+def test_driver_messages_are_scrubbed_of_uri_parts() -> None:
+    c = _conn("postgresql://bob:s3cr%40t@db.example:5432/x", "public")
+    err = c.error(RuntimeError("auth failed for bob:s3cr@t and s3cr%40t"), "connecting")
+    assert "s3cr" not in err.render() and "[secure]" in err.render()
+
+
 def test_unknown_table_in_tables_option(pg: tuple[str, str]) -> None:
     with pytest.raises(SourceError, match="table 'customerdat' .* does not exist"):
         _conn(*pg, tables=["customerdat"]).tables()
