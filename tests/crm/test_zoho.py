@@ -305,3 +305,49 @@ def test_spent_credits_are_rate_limited(zoho_factory: Any) -> None:
     with pytest.raises(RateLimitedError, match="429 Too Many Requests for POST /crm/v7/coql"):
         read(conn, "contacts", ["id"])
     assert emu.credits_used == 4
+
+
+AGGREGATES = [
+    ("SELECT c.lead_source_x FROM contacts c GROUP BY 1", False),
+    ("SELECT c.account_name_id, count(*) AS n, sum(c.visits) AS v, max(c.score) AS hi, avg(c.annual_spend) AS spend "
+     "FROM contacts c WHERE c.visits > 3 GROUP BY c.account_name_id", True),
+    ("SELECT c.email_opt_out, c.date_of_birth, count(c.email) AS n, min(c.visits) AS lo FROM contacts c "
+     "GROUP BY c.email_opt_out, c.date_of_birth", True),
+    ("SELECT c.last_name, count(*) AS n FROM contacts c GROUP BY c.last_name", False),  # text groups fold case
+    ("SELECT c.visits, count(*) AS n FROM contacts c WHERE c.last_name = 'smith' GROUP BY c.visits", False),  # inexact
+    ("SELECT count(*) AS n FROM contacts c", False),  # no GROUP BY: COQL answers 204, SQL one row
+    ("SELECT c.visits, count(DISTINCT c.email) AS n FROM contacts c GROUP BY c.visits", False),
+    ("SELECT c.visits, max(c.last_name) AS n FROM contacts c GROUP BY c.visits", False),
+    ("SELECT c.visits, count(*) AS n FROM contacts c GROUP BY c.visits ORDER BY n DESC LIMIT 3", False),
+]
+
+
+@pytest.mark.parametrize(("sql", "accepted"), AGGREGATES, ids=[str(i) for i in range(len(AGGREGATES))])
+def test_group_by_aggregates_vs_duckdb(crm: tuple[Any, Any, pa.Table], sql: str, accepted: bool) -> None:
+    import duckdb
+    import sqlglot
+
+    conn, emu, full = crm
+    q = sqlglot.parse_one(sql, read="postgres")
+    assert conn.accepts(q) is accepted
+    if not accepted:
+        return
+    names = tuple(s.alias_or_name for s in q.expressions)
+    got = conn.scan(ScanRequest(output_names=names, query=q)).read_all()
+    contacts = full  # noqa: F841 (read by DuckDB's replacement scan)
+    want = duckdb.sql(sql).arrow().read_all()
+    assert got.schema.names == list(names)
+    key = [(n, "ascending") for n in names]
+    assert got.num_rows == want.num_rows > 0 and _close(got.sort_by(key), want.sort_by(key))
+    assert "group by" in coql(emu)[0]
+
+
+def _close(a: pa.Table, b: pa.Table) -> bool:
+    for ra, rb in zip(a.to_pylist(), b.to_pylist(), strict=True):
+        for k in ra:
+            x, y = ra[k], rb[k]
+            if isinstance(x, float) or isinstance(y, float):
+                assert x == pytest.approx(y), k
+            else:
+                assert x == y, k
+    return True
