@@ -267,3 +267,28 @@ def test_config_and_discovery_errors(hubspot_factory: Any, tmp_path: Any) -> Non
     ok, _ = hubspot_factory(5, tables=["contacts"])
     ok.check()
     assert [t.name for t in ok.tables()] == ["contacts"]  # association tables need both ends
+
+
+@pytest.mark.parametrize(
+    "order",
+    ["annualrevenue DESC", "annualrevenue", "annualrevenue DESC NULLS LAST", "notes_last_contacted NULLS FIRST", "id DESC", "date_of_birth"],
+)
+@pytest.mark.parametrize("sql", [None, "lifecyclestage IN ('lead', 'customer')"])
+def test_top_n_is_sorted_by_hubspot(crm: tuple[Any, Any, pa.Table], order: str, sql: str | None) -> None:
+    import duckdb
+    import sqlglot
+
+    conn, emu, full = crm
+    key = sqlglot.parse_one(f"SELECT 1 FROM t ORDER BY {order}", read="postgres").args["order"].expressions
+    emu.clear_log()
+    filters = (where(sql),) if sql else ()
+    got = conn.scan(_request(("id", key[0].this.name), filters, order_by=tuple(key), limit=300)).read_all()
+    con = duckdb.connect()
+    con.register("t", full)
+    want = con.execute(f"SELECT id FROM t {'WHERE ' + sql if sql else ''} ORDER BY {key[0].sql(dialect='duckdb')}, id LIMIT 300").fetchall()
+    value = dict(zip(full.column("id").to_pylist(), full.column(key[0].this.name).to_pylist()))
+    assert got.column(1).to_pylist() == [value[r[0]] for r in want]  # the sort key's values, ties in any order
+    assert not emu.requests("GET", r"/crm/v3/objects/contacts$")  # no full read
+    assert all(r.body["limit"] <= 200 for r in emu.requests("POST", r"/search$"))
+    (nr,) = conn.native_request(_request(("id",), filters, order_by=tuple(key), limit=300))
+    assert nr.detail["top_n"]["limit"] == 300
