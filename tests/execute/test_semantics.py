@@ -188,3 +188,22 @@ def test_optimized_tree_schema_helper() -> None:
     tree = optimize(parse_one("SELECT 1 AS x", read="postgres"), schema=schema_of(TABLES), dialect="postgres")
     assert isinstance(tree, exp.Select)
     assert execute(tree, {}).to_pydict() == {"x": [1]}
+
+
+def test_semi_and_anti_joins() -> None:
+    tables = {"a": pa.table({"k": [1, 2, 3, None]}), "b": pa.table({"k": [1, 1, None]})}
+    semi = parse_one("SELECT a.k FROM a SEMI JOIN b ON a.k = b.k", read="duckdb")
+    anti = parse_one("SELECT a.k FROM a ANTI JOIN b ON a.k = b.k", read="duckdb")
+    assert execute(semi, tables).to_pydict() == {"k": [1]}
+    assert execute(anti, tables).to_pydict() == {"k": [2, 3, None]}
+
+
+def test_try_cast_and_cast_errors() -> None:
+    tree = parse_one("SELECT TRY_CAST(x AS INT) AS v FROM (SELECT '12' AS x UNION ALL SELECT 'zz') AS s", read="duckdb")
+    assert execute(tree, {}).to_pydict() == {"v": [12, None]}
+    with pytest.raises(QueryError, match="invalid input syntax for type integer"):
+        execute(parse_one("SELECT CAST('zz' AS INT) AS v", read="postgres"), {})
+
+
+def test_empty_scalar_subquery_is_null() -> None:
+    assert q("SELECT (SELECT a FROM e) AS x FROM k") == {"x": [None, None]}
