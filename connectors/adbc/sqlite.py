@@ -21,7 +21,8 @@ from urllib.parse import quote
 from sqlglot import exp
 
 from connectors.adbc.allowlist import TEMPORAL
-from connectors.adbc.common import AdbcConnector, RenderError, temporal_columns
+from connectors.adbc.common import AdbcConnector
+from connectors.adbc.render import RenderError, temporal_columns
 from connectors.base import Column, Pushdown, TableInfo
 from federation.errors import SourceError
 

@@ -335,7 +335,11 @@ class HubSpotConnector:
             return self._scan_associations(info, request)
         plan = self._plan(request)
         fields = [pa.field(c, info.column(c).type) for c in plan.fetch]  # type: ignore[union-attr]
-        out_schema = pa.schema([f.with_name(n) for f, n in zip(fields[: len(request.columns)], request.output_names)]) if request.columns else pa.schema(fields[:1])
+        keep = len(request.columns) if request.columns else 1
+        names = request.output_names if request.columns else plan.fetch[:1]
+        out_schema = pa.schema([f.with_name(n) for f, n in zip(fields[:keep], names)])
+        if request.limit == 0:
+            return pa.RecordBatchReader.from_batches(out_schema, iter(()))
         batches = self._batches(plan, request, pa.schema(fields))
         if request.order_by and plan.top is None:
             from connectors.crm.predicates import sort_limit
@@ -343,7 +347,6 @@ class HubSpotConnector:
             table = pa.Table.from_batches(list(batches), schema=pa.schema(fields))
             table = sort_limit(table, request.order_by, request.limit)
             batches = iter(table.to_batches())
-        keep = len(request.columns) if request.columns else 1
         renamed = (pa.RecordBatch.from_arrays(b.columns[:keep], schema=out_schema) for b in batches)
         return pa.RecordBatchReader.from_batches(out_schema, renamed)
 
