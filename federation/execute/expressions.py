@@ -191,7 +191,12 @@ def _len(d: Datum) -> int:
 
 @handles(*_CMP)
 def _cmp(ev: Evaluator, node: exp.Expression) -> Datum:
-    return compare(_CMP[type(node)], ev.eval(node.this), ev.eval(node.expression))
+    rhs = node.expression
+    if isinstance(rhs, (exp.Any, exp.All)):
+        from federation.execute.subqueries import quantified
+
+        return quantified(ev, _CMP[type(node)], ev.eval(node.this), rhs)
+    return compare(_CMP[type(node)], ev.eval(node.this), ev.eval(rhs))
 
 
 def distinct_from(a: Datum, b: Datum) -> Datum:

@@ -10,8 +10,11 @@ from __future__ import annotations
 import pyarrow as pa
 from sqlglot import exp
 
-from federation.errors import QueryError
-from federation.execute.expressions import Evaluator, flat, handles
+import pyarrow.compute as pc
+
+from federation.errors import QueryError, UnsupportedError
+from federation.execute.expressions import Evaluator, compare, flat, handles, in_values
+from federation.execute.types import Datum
 
 
 def run_subquery(ev: Evaluator, query: exp.Expression) -> pa.Table:
@@ -48,3 +51,43 @@ def _scalar(ev: Evaluator, node: exp.Expression) -> pa.Scalar:
     if len(col) == 0:
         return pa.scalar(None, col.type)
     return col[0]
+
+
+_EXTREME_FOR = {  # x op ANY(S) / x op ALL(S) reduce to one comparison with S's min or max
+    ("greater", False): "min", ("greater_equal", False): "min", ("less", False): "max", ("less_equal", False): "max",
+    ("greater", True): "max", ("greater_equal", True): "max", ("less", True): "min", ("less_equal", True): "min",
+}
+
+
+def quantified(ev: Evaluator, op: str, v: Datum, node: exp.Expression) -> Datum:
+    """``v op ANY (subquery)`` / ``v op ALL (subquery)`` with SQL NULL semantics."""
+    is_all = isinstance(node, exp.All)
+    inner = node.this
+    if not isinstance(inner, (exp.Subquery, exp.Select, exp.Union, exp.Intersect, exp.Except)):
+        raise UnsupportedError(f"{'ALL' if is_all else 'ANY'} over an array")
+    values = subquery_column(ev, inner)
+    if op == "equal" and not is_all:
+        return in_values(v, values)
+    if op == "not_equal" and is_all:
+        return pc.invert(in_values(v, values))
+    if len(values) == 0:
+        return pa.scalar(is_all)
+    has_null = values.null_count > 0
+    present = values.drop_null()
+    if op in ("equal", "not_equal"):
+        distinct = pc.unique(present)
+        if len(distinct) == 0:
+            core: Datum = pa.scalar(None, pa.bool_())
+        elif len(distinct) == 1:
+            core = compare(op, v, distinct[0])
+        else:  # two different values: "= ALL" is false, "<> ANY" is true (for non-NULL v)
+            core = pc.if_else(pc.is_null(v), pa.scalar(None, pa.bool_()), pa.scalar(op == "not_equal"))
+    else:
+        agg = _EXTREME_FOR[(op, is_all)]
+        bound = getattr(pc, agg)(present) if len(present) else pa.scalar(None, values.type)
+        core = compare(op, v, bound)
+    if not has_null:
+        return core
+    # a NULL in the set turns "not decided" into NULL: FALSE for ANY, TRUE for ALL
+    undecided = pc.fill_null(core, True) if is_all else pc.invert(pc.fill_null(core, False))
+    return pc.if_else(undecided, pa.scalar(None, pa.bool_()), core)

@@ -76,3 +76,27 @@ def test_expression_matches_postgres(expr: str, pg_cursor: Any) -> None:
     tree = optimize(parse_one(sql, read="postgres"), schema={}, dialect="postgres")
     got = _norm(execute(tree, {}).column(0)[0].as_py())
     assert _same(got, want), f"{sql}: ours {got!r}, PostgreSQL {want!r}"
+
+
+QUANTIFIED = [
+    "SELECT x, x > ALL (SELECT y FROM s) AS a, x < ANY (SELECT y FROM s) AS b, x = ALL (SELECT y FROM s) AS c, "
+    "x <> ANY (SELECT y FROM s) AS d, x = ANY (SELECT y FROM s) AS e, x <> ALL (SELECT y FROM s) AS f FROM r ORDER BY x",
+]
+
+
+@pytest.mark.parametrize("rows", [[1, 3], [1, None], [2, 2], [], [None]])
+def test_quantified_subqueries_match_postgres(rows: list[int | None], pg_cursor: Any) -> None:
+    import pyarrow as pa
+
+    values = ", ".join(f"({'NULL::int' if v is None else v})" for v in rows)
+    s_sql = f"(VALUES {values}) AS s0(y)" if rows else "(SELECT 1 AS y WHERE false) AS s0"
+    pg_sql = QUANTIFIED[0].replace("FROM s", f"FROM {s_sql}").replace(
+        "FROM r", "FROM (VALUES (0), (1), (2), (3), (NULL)) AS r0(x)")
+    pg_cursor.execute(pg_sql)
+    want = [tuple(r) for r in pg_cursor.fetchall()]
+    tables = {"r": pa.table({"x": pa.array([0, 1, 2, 3, None], pa.int64())}),
+              "s": pa.table({"y": pa.array(rows, pa.int64())})}
+    tree = parse_one(QUANTIFIED[0], read="postgres")
+    got = execute(tree, tables)
+    cols = [c.to_pylist() for c in got.columns]
+    assert [tuple(c[i] for c in cols) for i in range(got.num_rows)] == want
