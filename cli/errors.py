@@ -71,7 +71,6 @@ def guarded(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        st = state.current
         try:
             return fn(*args, **kwargs)
         except typer.Exit:
@@ -84,9 +83,9 @@ def guarded(fn: F) -> F:
             _silence_stdout()
             raise typer.Exit(0) from None
         except Exception as exc:  # every other failure becomes a message, never a raw traceback
-            raise typer.Exit(report(exc, st.verbose)) from None
+            raise typer.Exit(report(exc, state.current.verbose)) from None
         finally:
-            st.close()
+            state.current.close()
 
     return wrapper  # type: ignore[return-value]
 

@@ -47,3 +47,12 @@ def reset(workspace_dir: Path | None, verbose: bool) -> State:
     current.close()
     current = State(workspace_dir, verbose)
     return current
+
+
+def override(workspace_dir: Path | None, verbose: bool) -> State:
+    """--workspace / --verbose given after the command (``cdp demo --workspace configs``)."""
+    if workspace_dir is not None:
+        current.workspace_dir = workspace_dir
+    if verbose:
+        current.verbose = True
+    return current

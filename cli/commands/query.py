@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from cli import state
+from cli import options, state
 from cli.errors import guarded
 
 _FILE = typer.Option(None, "-f", "--file", help="Read the query from FILE ('-' for stdin).")
@@ -26,11 +26,14 @@ def query(
     dialect: str = _DIALECT,
     no_pushdown: bool = typer.Option(False, "--no-pushdown", hidden=True,
                                      help="Fetch whole tables and do all work in Arrow (debugging)."),
+    workspace: Optional[Path] = options.WORKSPACE,
+    verbose: bool = options.VERBOSE,
 ) -> None:
     """Run a SQL query over the workspace's sources and print the answer.
 
     Example: cdp query "SELECT country, count(*) FROM shop.customers GROUP BY 1" --format csv
     """
+    state.override(workspace, verbose)
     from cli import inputs, output
 
     fmt = output.check_format(fmt)
@@ -53,11 +56,14 @@ def explain(
     fmt: str = typer.Option("text", "--format", help="text | json"),
     param: Optional[list[str]] = _PARAM,
     dialect: str = _DIALECT,
+    workspace: Optional[Path] = options.WORKSPACE,
+    verbose: bool = options.VERBOSE,
 ) -> None:
     """Show what each source receives (native SQL or HTTP request) and what runs in Arrow.
 
     Example: cdp explain "SELECT * FROM shop.customers WHERE country = 'DE'" --format json
     """
+    state.override(workspace, verbose)
     import json
 
     from cli import inputs, output

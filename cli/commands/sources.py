@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any, Optional
 
 import typer
 
-from cli import state
+from cli import options, state
 from cli.errors import guarded, scrub
 
 app = typer.Typer(help="The workspace's sources: list them, check connectivity, describe tables.",
@@ -31,8 +32,13 @@ def _emit_table(columns: list[str], rows: list[list[Any]]) -> None:
 
 @app.command("list")
 @guarded
-def list_sources(fmt: str = _FORMAT) -> None:
+def list_sources(
+    fmt: str = _FORMAT,
+    workspace: Optional[Path] = options.WORKSPACE,
+    verbose: bool = options.VERBOSE,
+) -> None:
     """Every source: name, type, options (secrets shown as [secure]) and where it is defined."""
+    state.override(workspace, verbose)
     from cli.output import check_format
 
     fmt = check_format(fmt, ("table", "json"))
@@ -51,8 +57,13 @@ def _options_text(options: dict[str, Any]) -> str:
 
 @app.command("check")
 @guarded
-def check(names: Optional[list[str]] = typer.Argument(None, help="Sources to check (default: all).")) -> None:
+def check(
+    names: Optional[list[str]] = typer.Argument(None, help="Sources to check (default: all)."),
+    workspace: Optional[Path] = options.WORKSPACE,
+    verbose: bool = options.VERBOSE,
+) -> None:
     """Connect to each source and check access. Exit 3 when any failed, naming them."""
+    state.override(workspace, verbose)
     ws = state.current.workspace()
     failed = []
     for name in names or ws.source_names():
@@ -92,8 +103,11 @@ def describe(
     name: Optional[str] = typer.Argument(None, help="The source (default: all)."),
     table: Optional[str] = typer.Option(None, "--table", "-t", help="Only this table."),
     fmt: str = _FORMAT,
+    workspace: Optional[Path] = options.WORKSPACE,
+    verbose: bool = options.VERBOSE,
 ) -> None:
     """Tables of a source with their columns and Arrow types."""
+    state.override(workspace, verbose)
     from cli.output import check_format
     from federation.errors import UsageError
 

@@ -108,3 +108,10 @@ def test_traceback_only_with_verbose(tmp_path: Path) -> None:
     assert quiet.returncode == loud.returncode == 3
     assert "Traceback" not in quiet.stderr
     assert "Traceback (most recent call last)" in loud.stderr and "Error: source 'warehouse'" in loud.stderr
+
+
+def test_workspace_and_verbose_also_after_the_command(demo_ws: Path) -> None:
+    r = invoke("sources", "list", "--workspace", str(demo_ws), "--format", "json")
+    assert r.exit_code == 0, r.output
+    r = invoke("query", "SELECT * FROM shop.nope", "-w", str(demo_ws), "--verbose")
+    assert r.exit_code == 1 and "Traceback" in r.stderr and "Did you mean" in r.stderr

@@ -1,0 +1,12 @@
+"""Options every command accepts after its name too: ``cdp demo --workspace configs``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+WORKSPACE: Optional[Path] = typer.Option(
+    None, "--workspace", "-w", metavar="DIR", help="Workspace folder (default: $CDP_WORKSPACE, else ./configs).")
+VERBOSE: bool = typer.Option(False, "--verbose", "-v", help="Print tracebacks and more detail.")
