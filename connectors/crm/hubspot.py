@@ -18,9 +18,22 @@ Reads: without filters, ``GET /crm/v3/objects/{object}`` (100 a page, ``after``
 cursor); with filters, ``POST .../search`` (200 a page, integer ``after``), always
 sorted by ``hs_object_id`` so that past the 10,000-result cap the query restarts
 with ``hs_object_id GT <last id>`` added to every group (never truncated).
-Pushdown rules are in ``hubspot_filters``; ORDER BY is applied here in Arrow
-after the (filtered) fetch, LIMIT stops paging early when nothing is left to
-check locally.
+Pushdown rules are in ``hubspot_filters``. Conjuncts that are each pushable
+but together exceed the limits are split: exact ones the connector applies in
+Arrow itself, inexact ones are left to the engine's re-check.
+
+ORDER BY one numeric/date/datetime key with LIMIT ≤ the cap is sorted by HubSpot
+(its one sort), reading rows with and without a value in two searches so NULLs
+land where PostgreSQL puts them; other ORDER BYs are sorted here in Arrow after
+the filtered read. LIMIT stops paging early when nothing is left to check
+locally. A dynamic key filter (``ScanRequest.key_filter``) becomes IN filters of
+at most ``max_in_list`` (100) values.
+
+Options (registry): base_url, token, tables, rate_limit (10/s), search_rate_limit
+(4.5/s), timeout, retry_budget, max_filter_groups/max_filters_per_group/
+max_filters_total (5/6/18), search_result_cap (10,000), search_page_size (200),
+list_page_size (100), push_like. ``request_stats()`` reports requests, retries,
+bytes and seconds for explain --analyze.
 """
 
 from __future__ import annotations

@@ -292,3 +292,10 @@ def test_top_n_is_sorted_by_hubspot(crm: tuple[Any, Any, pa.Table], order: str, 
     assert all(r.body["limit"] <= 200 for r in emu.requests("POST", r"/search$"))
     (nr,) = conn.native_request(_request(("id",), filters, order_by=tuple(key), limit=300))
     assert nr.detail["top_n"]["limit"] == 300
+
+
+def test_limit_zero_sends_nothing(crm: tuple[Any, Any, pa.Table]) -> None:
+    conn, emu, _ = crm
+    emu.clear_log()
+    assert conn.scan(_request(("id",), limit=0)).read_all().num_rows == 0
+    assert not emu.requests()
