@@ -6,7 +6,8 @@ rows):
 
 - ids (``id``, lookup ``*_id`` columns), numbers, dates, datetimes (UTC offset,
   whole seconds), booleans: ``= != < <= > >= between in``, ``not in`` and null tests
-  are exact;
+  are exact (ordering comparisons on ids only with 19-digit literals: Zoho compares
+  ids as numbers, SQL as text);
 - text: Zoho compares text ignoring case (its database collation), so ``=``, ``in``
   and ``like`` (prefix / suffix / contains through ``%``) are pushed as supersets
   (inexact) and re-checked by the engine; ``!=``, ``not in``, ``not like`` and
@@ -32,6 +33,7 @@ from sqlglot import exp
 from connectors.crm.lowering import Rendered, lower, value_kind
 from connectors.crm.predicates import Comparison, like_shape
 
+ID_WIDTH = 19  # Zoho record ids are 19-digit numbers [U]; text and numeric order agree at one width
 MAX_CRITERIA = 25
 MAX_IN = 100
 # criteria the connector keeps for itself: the id keyset past the offset cap, the null split of ORDER BY
@@ -116,6 +118,8 @@ class CoqlDialect:
         text = kind == "text"
         if text and op not in ("=", "in"):
             return None  # case-insensitive complements and orderings would lose rows
+        if kind == "id" and op in ("<", "<=", ">", ">=", "between", "not_between") and any(len(x) != ID_WIDTH + 2 for x in lits):  # type: ignore[arg-type]
+            return None  # Zoho orders ids as numbers, SQL as text: they agree only at the same width
         if op in ("=", "<", "<=", ">", ">="):
             if kind == "bool" and op == "=" and lits[0] == "false":
                 return Rendered(self._n(f"({name} = false and {guard})", 2), True)

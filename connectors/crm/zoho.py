@@ -14,7 +14,9 @@ SQL names are lower-cased API names. A lookup ``Account_Name: {name, id}`` becom
 ordered by id; before the offset cap the query restarts from ``id > last id``, so no
 row is silently dropped. ORDER BY + LIMIT on one non-text key is pushed twice (the
 key ``is not null`` part, then the ``is null`` part) so NULLs land where PostgreSQL
-puts them whatever Zoho does; other orderings are sorted here.
+puts them whatever Zoho does; other orderings are sorted here. ORDER BY id is pushed
+on the assumption that record ids are 19-digit numbers, so Zoho's numeric order is
+the text order SQL uses [U].
 """
 
 from __future__ import annotations
@@ -148,6 +150,8 @@ class ZohoConnector:
             if "INVALID_TOKEN" not in e.message or not self._can_refresh:
                 if "INVALID_TOKEN" in e.message or "AUTHENTICATION_FAILURE" in e.message:
                     e.hint = "The Zoho access token is invalid or expired; renew it or set a refresh token (never printed)."
+                elif "INVALID_MODULE" in e.message:
+                    e.hint = "Check the module names in `tables` for this source (API names, e.g. Contacts)."
                 elif "INVALID_QUERY" in e.message:
                     e.hint = "A field may have been renamed or removed in Zoho (schema drift?); re-run `cdp sources describe`."
                 raise

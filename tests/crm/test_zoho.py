@@ -351,3 +351,21 @@ def _close(a: pa.Table, b: pa.Table) -> bool:
             else:
                 assert x == y, k
     return True
+
+
+def test_id_ranges_need_full_width_literals(crm: tuple[Any, Any, pa.Table]) -> None:
+    conn, _emu, full = crm
+    info = conn.table("contacts")
+    assert conn.classify(where("id > '5'"), info) == "unsupported"  # '5' > every id as text, < every id as a number
+    sql = "id >= '3388926000200000100'"
+    assert conn.classify(where(sql), info) == "exact"
+    assert sorted(read(conn, "contacts", ["id"], filters=(where(sql),)).column(0).to_pylist()) == duckdb_keys(full, "id", sql)
+
+
+def test_unknown_module_hint(zoho_factory: Any) -> None:
+    from federation.errors import SourceError
+
+    conn, _emu = zoho_factory(3, tables=["Contactz"])
+    with pytest.raises(SourceError, match="INVALID_MODULE") as ei:
+        conn.tables()
+    assert "`tables`" in str(ei.value)
