@@ -138,7 +138,9 @@ def _cast_each(v: Datum, to: pa.DataType, strict: bool = False) -> pa.Array:
 
 def _timestamp_text(v: Datum) -> Datum:
     fmt = "%Y-%m-%d %H:%M:%S"
-    text = pc.strftime(v, format=fmt)
+    text = pc.strftime(v, format=fmt)  # fractional seconds as .ffffff: trim zeros like PostgreSQL
+    text = pc.replace_substring_regex(text, pattern=r"\.0+$", replacement="")
+    text = pc.replace_substring_regex(text, pattern=r"(\.\d*[1-9])0+$", replacement=r"\1")
     if v.type.tz:
         text = pc.binary_join_element_wise(text, "+00", "")
     return text

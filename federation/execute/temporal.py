@@ -205,7 +205,7 @@ def _extract(ev: Evaluator, node: exp.Expression) -> Datum:
 
 
 @handles(exp.Date, exp.TsOrDsToDate)
-def _to_date(ev: Evaluator, node: exp.Expression) -> Datum:
+def _date_of(ev: Evaluator, node: exp.Expression) -> Datum:
     from federation.execute.functions import cast_to
 
     if node.expressions if hasattr(node, "expressions") and node.args.get("expressions") else False:
@@ -222,3 +222,54 @@ def interval_array(iv: IntervalValue, n: int) -> pa.Array:
     if iv.months:
         raise UnsupportedError("an interval with months or years as a result column")
     return pa.nulls(n, DUR).fill_null(pa.scalar(iv.micros, DUR))
+
+
+_SAFE_DIRECTIVES = re.compile(r"%-?[YmdHMSyIpj]")
+
+
+def _strftime_format(ev: Evaluator, node: exp.Expression, fn: str) -> str:
+    """sqlglot has translated the PostgreSQL pattern to strftime; accept it only when no
+    PostgreSQL letter pattern was left untranslated (e.g. 'Mon'), which would print wrong."""
+    fmt = ev.constant(node.args["format"], f"the {fn} format")
+    if fmt is None:
+        raise UnsupportedError(f"{fn} with a NULL format")
+    rest = _SAFE_DIRECTIVES.sub("", str(fmt))
+    if any(c.isalpha() or c == "%" for c in rest):
+        raise UnsupportedError(f"{fn} format patterns other than YYYY, YY, MM, DD, HH24, HH12, AM, MI, SS, DDD")
+    return str(fmt).replace("%-", "%")  # Arrow has no unpadded directives: checked below
+
+
+@handles(exp.TimeToStr)
+def _to_char(ev: Evaluator, node: exp.Expression) -> Datum:
+    raw = ev.constant(node.args["format"], "the TO_CHAR format")
+    if raw is not None and "%-" in str(raw):
+        raise UnsupportedError("TO_CHAR with FM (unpadded) patterns")
+    fmt = _strftime_format(ev, node, "TO_CHAR")
+    v = ev.eval(node.this)
+    if pa.types.is_date(v.type):
+        v = v.cast(TS)
+    if not pa.types.is_timestamp(v.type):
+        raise UnsupportedError(f"TO_CHAR of {sql_type_name(v.type)}")
+    # Arrow's %S prints fractional seconds; PostgreSQL's SS does not
+    return pc.strftime(v.cast(pa.timestamp("s", v.type.tz), safe=False), format=fmt)
+
+
+@handles(exp.StrToDate, exp.StrToTime)
+def _to_date(ev: Evaluator, node: exp.Expression) -> Datum:
+    fmt = _strftime_format(ev, node, "TO_DATE/TO_TIMESTAMP")
+    v = ev.eval(node.this)
+    if not pa.types.is_string(v.type):
+        raise QueryError(f"function to_date({sql_type_name(v.type)}, text) does not exist")
+    parsed = pc.strptime(v, format=fmt, unit="us", error_is_null=False)
+    return parsed.cast(pa.date32()) if isinstance(node, exp.StrToDate) else parsed.cast(TSZ)
+
+
+@handles(exp.UnixToTime)
+def _to_timestamp(ev: Evaluator, node: exp.Expression) -> Datum:
+    if node.args.get("scale") is not None or node.args.get("zone") is not None:
+        raise UnsupportedError("TO_TIMESTAMP with a scale or zone")
+    v = ev.eval(node.this)
+    if not (pa.types.is_integer(v.type) or pa.types.is_floating(v.type)):
+        raise QueryError(f"function to_timestamp({sql_type_name(v.type)}) does not exist")
+    us = pc.round(pc.multiply(v.cast(pa.float64()), 1e6)).cast(pa.int64())
+    return us.cast(TSZ)
