@@ -6,7 +6,8 @@ with ``ids`` (≤100), ``owner_id``, ``org_id``, ``deal_id`` (persons), ``person
 ``updated_until`` (<), ``sort_by`` ∈ {id, update_time, add_time}, ``sort_direction``,
 ``custom_fields`` (≤15 keys), ``limit`` (default 100, ≤500), an opaque ``cursor`` and
 ``next_cursor: null`` at the end; ``filter_id`` overrides owner/org/deal/ids.
-``/v1/{person,organization,deal}Fields`` (start/limit paging), ``/v1/filters`` CRUD
+``/api/v2/{object}/search`` (term length rules, ``exact_match``, its own 10 requests
+per 2 s window), ``/v1/{person,organization,deal}Fields`` (start/limit paging), ``/v1/filters`` CRUD
 with the documented glue validation (so tests can assert a connector never calls it).
 Envelopes ``{success, data, additional_data}`` and ``{success: false, error,
 error_info, errorCode}``; ``x-api-token`` (or ``api_token=``) auth; 429 from a rolling
@@ -31,7 +32,7 @@ from connectors.emulators.base import EmulatorBase, Reply, Request, WindowLimite
 SORTABLE = ("id", "update_time", "add_time")
 PARAMS = {"persons": ("owner_id", "org_id", "deal_id"), "organizations": ("owner_id",),
           "deals": ("owner_id", "person_id", "org_id", "stage_id", "pipeline_id", "status")}
-COSTS = {"v2_list": 10, "v1_list": 20, "v1_get": 2, "v1_write": 10}
+COSTS = {"v2_list": 10, "v2_search": 20, "v1_list": 20, "v1_get": 2, "v1_write": 10}
 FILTER_TYPES = {"people": "persons", "org": "organizations", "deals": "deals"}
 OPERATORS = ("IS NOT NULL", "IS NULL", "<=", ">=", "<", ">", "!=", "=", "LIKE '$%'", "LIKE '%$%'", "NOT LIKE '$%'")
 
@@ -54,6 +55,7 @@ class PipedriveEmulator(EmulatorBase):
         super().__init__(**kw)
         self.token = token
         self.burst = WindowLimiter(burst, 2.0)
+        self.search_window = WindowLimiter(10, 2.0)  # search has its own, lower limit on every plan
         self.daily_tokens, self.tokens_used = daily_tokens, 0
         self.records = data.seed(persons=persons)
         self.filters: dict[int, dict[str, Any]] = {}
@@ -93,6 +95,11 @@ class PipedriveEmulator(EmulatorBase):
         return None
 
     def _dispatch(self, req: Request) -> Reply:
+        m = re.fullmatch(r"/api/v2/(persons|organizations|deals)/search", req.path)
+        if m and req.method == "GET":
+            if not self.search_window.hit()[0]:
+                return _err(429, "Rate limit has been exceeded", "Search allows 10 requests per 2 seconds")
+            return self._charge("v2_search") or self._search(m.group(1), req)
         m = re.fullmatch(r"/api/v2/(persons|organizations|deals)", req.path)
         if m and req.method == "GET":
             return self._charge("v2_list") or self._list(m.group(1), req)
@@ -183,6 +190,34 @@ class PipedriveEmulator(EmulatorBase):
             t = _ts(until)
             rows = [r for r in rows if r.get("update_time") and _ts(r["update_time"]) < t]
         return rows
+
+    # -- search ---------------------------------------------------------------------------------------
+    def _search(self, obj: str, req: Request) -> Reply:
+        term, exact = (req.arg("term") or "").strip(), req.arg("exact_match") == "true"
+        if len(term) < (1 if exact else 2):
+            return _err(400, "term must be at least 2 characters long (1 with exact_match)")
+        fields = [f for f in (req.arg("fields") or "name,email,phone,custom_fields").split(",") if f]
+        want = term.lower()  # exact_match "is not case sensitive"
+        hits = []
+        for r in self.records[obj]:
+            texts = []
+            if "name" in fields:
+                texts.append(str(r.get("name") or r.get("title") or ""))
+            if "email" in fields:
+                texts += [e["value"] for e in r.get("emails") or []]
+            if "phone" in fields:
+                texts += [p["value"] for p in r.get("phones") or []]
+            if "custom_fields" in fields:
+                texts += [str(v) for v in (r.get("custom_fields") or {}).values() if isinstance(v, (str, int, float))]
+            if any((t.lower() == want) if exact else (want in t.lower()) for t in texts):
+                hits.append({"result_score": 1.0, "item": {"id": r["id"], "type": data.OBJECTS[obj],
+                                                           "name": r.get("name") or r.get("title")}})
+        limit = min(int(req.arg("limit") or 100), 500)
+        start = int(json.loads(base64.urlsafe_b64decode(req.arg("cursor")).decode())["offset"]) if req.arg("cursor") else 0
+        nxt = None
+        if start + limit < len(hits):
+            nxt = base64.urlsafe_b64encode(json.dumps({"offset": start + limit}).encode()).decode()
+        return Reply(200, {"success": True, "data": {"items": hits[start: start + limit]}, "additional_data": {"next_cursor": nxt}})
 
     # -- v1 filters (tests assert connectors never call these) ------------------------------------
     def _filters(self, req: Request) -> Reply:

@@ -139,3 +139,12 @@ def test_module_entry_point_serves() -> None:
         proc.wait(5)
         if proc.stderr:
             proc.stderr.close()
+
+
+def test_search_rules_and_own_window(emu: PipedriveEmulator) -> None:
+    assert "at least 2 characters" in get(emu, "/api/v2/persons/search", term="a").json()["error"]
+    email = next(p["emails"][0]["value"] for p in emu.records["persons"] if p["emails"])
+    exact = get(emu, "/api/v2/persons/search", term=email.upper(), exact_match="true", fields="email").json()
+    assert [i["item"]["type"] for i in exact["data"]["items"]] == ["person"]
+    codes = [get(emu, "/api/v2/persons/search", term="mail.test").status_code for _ in range(10)]
+    assert codes.count(429) == 2 and get(emu, "/api/v2/persons").status_code == 200  # list requests are not in that window
