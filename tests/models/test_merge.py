@@ -57,6 +57,17 @@ QUERIES = [
     "FROM customers c WHERE country = 'DE'",
     "SELECT a.email FROM customers a JOIN customers b ON a.email = b.email WHERE a.country = 'US' "
     "AND b.lifecycle_stage = 'customer'",
+    "SELECT email FROM customers WHERE country = 'FR' UNION SELECT customer_email FROM orders WHERE amount > 95",
+    "SELECT email, row_number() OVER (ORDER BY lifetime_value DESC NULLS LAST, email) AS r FROM customers "
+    "WHERE country = 'DE'",
+    "SELECT email, lifetime_value FROM customers ORDER BY lifetime_value DESC NULLS LAST, email LIMIT 5",
+    "WITH fr AS (SELECT email FROM customers WHERE country = 'FR') "
+    "SELECT count(*) AS n FROM fr JOIN orders o ON o.customer_email = fr.email",
+    "SELECT email FROM customers WHERE email NOT IN (SELECT customer_email FROM orders)",
+    "SELECT c.country, sum(o.amount) AS s FROM customers c JOIN orders o ON o.customer_email = c.email "
+    "GROUP BY c.country HAVING sum(o.amount) > 100",
+    "SELECT email FROM customers WHERE lifecycle_stage = 'lead' AND country IS NULL",
+    "SELECT count(*) AS n FROM customers WHERE lifetime_value BETWEEN 10 AND 200 AND lower(lifecycle_stage) LIKE 'c%'",
 ]
 
 
