@@ -101,6 +101,7 @@ SOURCE_TYPES: dict[str, SourceType] = {
         OptionSpec("search_page_size", "int", default=200),
         OptionSpec("list_page_size", "int", default=100),
         OptionSpec("push_like", "bool", default=True, help="send LIKE patterns as CONTAINS_TOKEN (re-checked)"),
+        OptionSpec("estimate_rows", "bool", default=True, help="count each object's rows at discovery (one search each)"),
     ),
     "salesforce": _t(
         "salesforce",

@@ -38,6 +38,7 @@ bytes and seconds for explain --analyze.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -161,7 +162,11 @@ class HubSpotConnector:
             found: dict[str, TableInfo] = {}
             for obj in self.objects:
                 data = self.http.request("GET", f"/crm/v3/properties/{obj}").data or {}
-                found[obj.lower()] = self._object_info(obj, data.get("results") or [])
+                info = self._object_info(obj, data.get("results") or [])
+                if self.config.get("estimate_rows", True):
+                    # one search with limit 1: its `total` guides dynamic filtering and explain
+                    info = dataclasses.replace(info, row_estimate=self._count(obj, None))
+                found[obj.lower()] = info
             for name, (a, b) in ASSOCIATIONS.items():
                 if a in self.objects and b in self.objects:
                     cols = (Column(f"{SINGULAR[a]}_id", pa.int64(), "id", False), Column(f"{SINGULAR[b]}_id", pa.int64(), b, False))
@@ -300,7 +305,8 @@ class HubSpotConnector:
             pages = None if total is None else max(1, math.ceil(total / self.list_page))
             return [NativeRequest("http", method="GET", path=f"/crm/v3/objects/{a}", detail={"params": params, "headers": headers, "estimated_requests": pages})]
         plan = self._plan(request)
-        page, n = self._page_size(plan, request), self._count(info.native_name, plan.groups)
+        page = self._page_size(plan, request)
+        n = info.row_estimate if plan.groups is None and info.row_estimate is not None else self._count(info.native_name, plan.groups)
         if n is not None and request.limit is not None and not plan.local:
             n = min(n, request.limit)
         detail: dict[str, Any] = {"headers": headers, "estimated_rows": n}

@@ -299,3 +299,12 @@ def test_limit_zero_sends_nothing(crm: tuple[Any, Any, pa.Table]) -> None:
     emu.clear_log()
     assert conn.scan(_request(("id",), limit=0)).read_all().num_rows == 0
     assert not emu.requests()
+
+
+def test_row_estimates_from_search_total(crm: tuple[Any, Any, pa.Table]) -> None:
+    conn, emu, full = crm
+    assert conn._info("contacts").row_estimate == full.num_rows == len(emu.rows("contacts"))
+    emu.clear_log()
+    (nr,) = conn.native_request(_request(("id",)))
+    assert nr.method == "GET" and nr.detail["estimated_requests"] == -(-full.num_rows // 100)
+    assert not emu.requests()  # the estimate came from discovery

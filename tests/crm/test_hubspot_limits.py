@@ -34,6 +34,7 @@ def test_readers_of_one_account_share_one_bucket(hubspot_factory: Any, tmp_path:
 def test_shared_budget_paces_concurrent_readers(hubspot_factory: Any) -> None:
     conn, emu = hubspot_factory(30, search_rate_limit=20.0)
     conn.tables()
+    emu.clear_log()
 
     def hammer() -> None:
         for _ in range(10):
