@@ -8,13 +8,14 @@ Wiring (in cli/main.py)::
 The workspace comes from, in order: ``ctx.obj`` when it is a callable returning
 a Workspace (or a Workspace itself, or has a ``workspace()`` method), else the
 loader given to ``configure(loader)``, else ``Workspace.load()`` (which reads
-$CDP_WORKSPACE or ./configs). Errors are raised as ``federation.errors``
-exceptions (ConfigError, UsageError); the main CLI prints them and exits with
-their code.
+$CDP_WORKSPACE or ./configs). Errors (ConfigError, UsageError) go through
+``cli.errors.guarded`` when the cli package is present: ``Error: ...`` on stderr
+and the documented exit code.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from typing import Any, Optional
@@ -50,6 +51,21 @@ def _workspace(ctx: typer.Context) -> Any:
     return Workspace.load()
 
 
+def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Inside ``cdp``, errors print as ``Error: ...`` with their exit code (cli.errors);
+    used on its own, the sub-app raises them."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            from cli.errors import guarded
+        except ImportError:
+            return fn(*args, **kwargs)
+        return guarded(fn)(*args, **kwargs)
+
+    return wrapper
+
+
 def _format(value: str) -> str:
     from federation.errors import UsageError
 
@@ -59,6 +75,7 @@ def _format(value: str) -> str:
 
 
 @model_app.command("show")
+@_guarded
 def show(
     ctx: typer.Context,
     entity: Optional[str] = typer.Argument(None, help="One entity (default: all)."),  # noqa: UP007
@@ -95,6 +112,7 @@ def show(
 
 
 @model_app.command("validate")
+@_guarded
 def validate(
     ctx: typer.Context,
     fmt: str = typer.Option("table", "--format", help="table or json."),
