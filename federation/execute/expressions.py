@@ -154,14 +154,49 @@ def as_bool(v: Datum, what: str) -> Datum:
     return v
 
 
+def _guarded(ev: Evaluator, node: exp.Expression, mask: Datum, filler: pa.Scalar) -> Datum:
+    """Evaluate ``node`` only on the rows of ``mask`` (others get ``filler``): PostgreSQL
+    evaluates ``x <> 0 AND y / x > 1`` left to right, so the division never sees a zero."""
+    mask = flat(pc.fill_null(broadcast(mask, ev.n), False))
+    if not pc.any(mask).as_py():
+        return filler
+    part = flat(broadcast(as_bool(ev.subset(mask).eval(node), "AND/OR"), int(pc.sum(mask).as_py())))
+    rest = pc.indices_nonzero(pc.invert(mask))
+    values = pa.concat_arrays([part.cast(pa.bool_()), pa.nulls(len(rest), pa.bool_()).fill_null(filler)])
+    positions = pa.concat_arrays([pc.indices_nonzero(mask), rest])
+    return values.take(pc.sort_indices(positions))
+
+
+def _logic(ev: Evaluator, node: exp.Expression, is_and: bool) -> Datum:
+    what = "AND" if is_and else "OR"
+    first, second = node.this, node.expression
+    try:
+        left = as_bool(ev.eval(first), what)
+    except QueryError:
+        # the optimizer may have reordered the conjuncts: try the other side first
+        first, second = second, first
+        left = as_bool(ev.eval(first), what)
+    try:
+        right = as_bool(ev.eval(second), what)
+    except QueryError:
+        if isinstance(left, pa.Scalar):
+            if left.is_valid and left.as_py() is not is_and:
+                return left  # FALSE AND x / TRUE OR x: x is never evaluated
+            raise
+        # retry on the rows the first side leaves undecided only
+        undecided = pc.invert(pc.fill_null(left if not is_and else pc.invert(left), False))
+        right = _guarded(ev, second, undecided, pa.scalar(is_and))
+    return pc.and_kleene(left, right) if is_and else pc.or_kleene(left, right)
+
+
 @handles(exp.And)
 def _and(ev: Evaluator, node: exp.Expression) -> Datum:
-    return pc.and_kleene(as_bool(ev.eval(node.this), "AND"), as_bool(ev.eval(node.expression), "AND"))
+    return _logic(ev, node, True)
 
 
 @handles(exp.Or)
 def _or(ev: Evaluator, node: exp.Expression) -> Datum:
-    return pc.or_kleene(as_bool(ev.eval(node.this), "OR"), as_bool(ev.eval(node.expression), "OR"))
+    return _logic(ev, node, False)
 
 
 @handles(exp.Not)
@@ -251,6 +286,8 @@ def in_values(v: Datum, values: pa.Array) -> Datum:
         hit: Datum = _false_like(v)
     else:
         v, vals = coerce_pair(v, vals)
+        if is_num(v.type) and is_num(vals.type) and v.type != vals.type:
+            v, vals = v.cast(pa.float64()), vals.cast(pa.float64())
         probe = vals if isinstance(v, pa.Scalar) or v.type == vals.type else vals.cast(v.type)
         try:
             if isinstance(v, pa.Scalar):

@@ -207,3 +207,14 @@ def test_try_cast_and_cast_errors() -> None:
 
 def test_empty_scalar_subquery_is_null() -> None:
     assert q("SELECT (SELECT a FROM e) AS x FROM k") == {"x": [None, None]}
+
+
+def test_and_or_do_not_evaluate_decided_rows() -> None:
+    # PostgreSQL evaluates left to right here: the guard keeps the division from seeing a zero
+    assert q("SELECT a FROM t WHERE b <> 0 AND a / b > 0") == {"a": [7]}
+    assert q("SELECT a, b = 0 OR a / b > 0 AS x FROM t") == {
+        "a": [7, -7, None, 0, 2], "x": [True, False, None, None, True]}
+
+
+def test_in_list_mixing_int_and_float() -> None:
+    assert q("SELECT a FROM t WHERE a IN (7.0, 2.5)") == {"a": [7]}
