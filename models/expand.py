@@ -64,6 +64,9 @@ def _entity_select(model: Model, ent: Entity, query: exp.Query, table: exp.Table
     select = profile_select(ent, plan, names)
     joins = ", ".join(f"{ent.sources[i].label} ({kind})" for i, kind in plan.order)
     notes.append(f"entity {ent.name}: merge {joins}")
+    if plan.members:
+        notes.append(f"entity {ent.name}: members {', '.join(ent.sources[i].label for i in plan.members)} "
+                     "(a customer needs a record in one of them)")
     for push in plan.key_filters:
         notes.append(f"entity {ent.name}: key filter pushed into every source: {push.conjunct.sql(dialect='postgres')}")
     for i, pushes in sorted(plan.field_filters.items()):

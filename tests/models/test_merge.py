@@ -145,3 +145,22 @@ def test_priority_override(tmp_path, con) -> None:  # type: ignore[no-untyped-de
 def test_cte_named_like_an_entity_wins(ws) -> None:  # type: ignore[no-untyped-def]
     plan = ws.plan("WITH customers AS (SELECT 1 AS x) SELECT x FROM customers")
     assert plan.fragments == ()
+
+
+MEMBERS_ORACLE = (
+    "SELECT k AS email, c.lifecyclestage AS lifecycle_stage, s.country FROM "
+    "(SELECT DISTINCT lower(trim(email)) AS k FROM shop_customers WHERE email IS NOT NULL) keys "
+    "LEFT JOIN (SELECT lower(trim(email)) AS kk, lifecyclestage FROM crm_contacts) c ON c.kk = keys.k "
+    "LEFT JOIN (SELECT kk, country FROM (SELECT lower(trim(email)) AS kk, country, row_number() OVER ("
+    "PARTITION BY lower(trim(email)) ORDER BY updated_at DESC NULLS LAST, country NULLS LAST, ltv NULLS LAST, "
+    "phone NULLS LAST) AS rn FROM shop_customers) WHERE rn = 1) s ON s.kk = keys.k"
+)
+
+
+@pytest.mark.skipif(not executor_ready(), reason="Arrow executor not present yet")
+@pytest.mark.parametrize("where", ["lifecycle_stage = 'lead'", "country = 'FR'", "TRUE"])
+def test_members_define_who_exists(tmp_path, con, where: str) -> None:  # type: ignore[no-untyped-def]
+    text = ENTITIES_YAML.replace("  pii: [email, phone]", "  pii: [email, phone]\n  members: [shop]")
+    w = make_ws(tmp_path, DATA, "memory", text)
+    got = w.query(f"SELECT email, lifecycle_stage, country FROM customers WHERE {where}").to_pylist()
+    assert canon(got) == canon(rows(con, f"SELECT * FROM ({MEMBERS_ORACLE}) AS m WHERE {where}"))
