@@ -62,14 +62,17 @@ def test_readme_example_runs(command: str, readme_dir: Path) -> None:
         assert p.stdout, "an example should print something"
 
 
-def test_every_source_type_and_option_is_documented() -> None:
+def test_every_source_type_and_its_key_options_are_documented() -> None:
+    # Tuning options (page sizes, limits) change often and `connectors/registry.py`
+    # is their reference; every type, and every required or secret option, must be here.
     from connectors.registry import SOURCE_TYPES
 
     section = README.split("### Sources", 1)[1].split("## The `cdp` command", 1)[0]
     for name, spec in SOURCE_TYPES.items():
         assert f"`{name}`" in section, f"source type {name} is not in the README's sources table"
         for opt in spec.options:
-            assert f"`{opt.name}`" in section, f"option {name}.{opt.name} is not in the README's sources table"
+            if opt.required or opt.secret:
+                assert f"`{opt.name}`" in section, f"option {name}.{opt.name} is not in the README's sources table"
 
 
 def test_every_command_is_documented() -> None:
