@@ -51,10 +51,10 @@ def _ts(text: str) -> datetime:
 
 class PipedriveEmulator(EmulatorBase):
     def __init__(self, *, token: str = "pd-test-token", burst: int = 80, daily_tokens: int = 90_000,
-                 persons: int = 300, **kw: Any) -> None:
+                 persons: int = 300, burst_seconds: float = 2.0, **kw: Any) -> None:
         super().__init__(**kw)
         self.token = token
-        self.burst = WindowLimiter(burst, 2.0)
+        self.burst = WindowLimiter(burst, burst_seconds)  # Pipedrive's window is 2 s; shorter in tests
         self.search_window = WindowLimiter(10, 2.0)  # search has its own, lower limit on every plan
         self.daily_tokens, self.tokens_used = daily_tokens, 0
         self.records = data.seed(persons=persons)

@@ -229,7 +229,7 @@ def test_bad_token(pd_factory: Any) -> None:
 
 
 def test_burst_window_is_waited_out(pd_factory: Any) -> None:
-    conn, emu = pd_factory(60, emulator={"burst": 3}, tables=["persons"], page_size=20)
+    conn, emu = pd_factory(60, emulator={"burst": 3, "burst_seconds": 0.3}, tables=["persons"], page_size=20)
     assert read(conn, "persons", ["id"]).num_rows == 60
     statuses = [r.status for r in emu.requests()]
     assert 429 in statuses and statuses[-1] == 200
