@@ -80,7 +80,13 @@ class SyncState:
             st.refs = {k: r for k, r in zip(keys, refs) if r is not None}
         journal = st.folder / JOURNAL  # type: ignore[operator]
         if journal.exists():
-            for line in journal.read_bytes().split(b"\n"):
+            raw = journal.read_bytes()
+            if raw and not raw.endswith(b"\n"):  # cut the torn tail so the next append starts a clean line
+                raw = raw[: raw.rfind(b"\n") + 1]
+                atomic_write(journal, raw)
+            for line in raw.split(b"\n"):
+                if not line:
+                    continue
                 try:
                     entry = json.loads(line)
                 except ValueError:  # torn tail of a killed run: that batch was never acknowledged here
