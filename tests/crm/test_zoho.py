@@ -28,6 +28,8 @@ def zoho_factory(tmp_path: Path) -> Iterator[Callable[..., tuple[Any, Any]]]:
         emu = ZohoEmulator(token=TOKEN, contacts=contacts, **(emulator or {})).start()
         opts = {"type": "zoho", "base_url": emu.url, "token": TOKEN, "tables": ["Contacts", "Deals"],
                 "retry_budget": 5.0, **options}
+        opts = {k: v.replace("{emu}", emu.url) if isinstance(v, str) else v for k, v in opts.items()}
+        opts = {k: v for k, v in opts.items() if v is not None}
         keys = tuple(k for k in ("token", "client_secret", "refresh_token") if k in opts)
         conn = ZohoConnector(source_config("crm", "zoho", keys, **opts), tmp_path)
         made.append((conn, emu))
@@ -268,9 +270,7 @@ def test_bad_token_names_source_and_code(zoho_factory: Any) -> None:
 
 def test_oauth_refresh_on_start_and_on_expiry(zoho_factory: Any) -> None:
     conn, emu = zoho_factory(20, token=None, client_id="zcid", client_secret="zsecret", refresh_token="zrefresh",
-                             accounts_url="")
-    conn.config = source_config("crm", "zoho", ("client_secret", "refresh_token"), client_id="zcid", client_secret="zsecret",
-                                refresh_token="zrefresh", accounts_url=emu.url)
+                             accounts_url="{emu}")
     assert read(conn, "contacts", ["id"]).num_rows == 20
     emu.expire_token()
     assert read(conn, "contacts", ["id"]).num_rows == 20
@@ -280,9 +280,8 @@ def test_oauth_refresh_on_start_and_on_expiry(zoho_factory: Any) -> None:
 def test_refresh_failure_is_a_source_error(zoho_factory: Any) -> None:
     from federation.errors import SourceError
 
-    conn, emu = zoho_factory(5, token=None, client_id="zcid", client_secret="nope", refresh_token="zrefresh")
-    conn.config = source_config("crm", "zoho", (), client_id="zcid", client_secret="nope", refresh_token="zrefresh",
-                                accounts_url=emu.url)
+    conn, _emu = zoho_factory(5, token=None, client_id="zcid", client_secret="nope", refresh_token="zrefresh",
+                              accounts_url="{emu}")
     with pytest.raises(SourceError, match="Zoho OAuth refresh failed") as ei:
         conn.tables()
     assert "nope" not in str(ei.value)
