@@ -134,7 +134,8 @@ class ZohoConnector:
                 "client_secret": self.config.get("client_secret"), "refresh_token": self.config.get("refresh_token")}
         try:
             resp = httpx.post(url, data=form, timeout=float(self.config.get("timeout") or 30.0))
-            token = resp.json().get("access_token") if resp.status_code == 200 else None
+            doc = resp.json() if resp.status_code == 200 else None
+            token = doc.get("access_token") if isinstance(doc, dict) else None  # Zoho answers 200 {"error": ...} too
         except (httpx.HTTPError, ValueError) as e:
             raise SourceError(self.name, f"could not refresh the Zoho access token ({type(e).__name__})") from None
         if not token:
