@@ -70,11 +70,8 @@ class ZohoPlan:
 def plan_scan(conn: ZohoConnector, info: TableInfo, request: ScanRequest) -> ZohoPlan:
     fields = conn.fields(info)
     columns = [_col(conn, info, n) for n in (request.columns or request.output_names)]
-    filters = list(request.filters)
-    if request.key_filter is not None and (kf := _key_filter(request, fields, conn)) is not None:
-        filters.append(kf)
     pushed, local, budget = [], [], coql.MAX_CRITERIA - coql.RESERVED
-    for f in filters:
+    for f in request.filters:
         r = coql.render(f, fields)
         if r is None:
             local.append(f)  # declared exact earlier but not renderable now: never silently drop it
@@ -83,6 +80,12 @@ def plan_scan(conn: ZohoConnector, info: TableInfo, request: ScanRequest) -> Zoh
             budget -= r[1]
         elif r[0].exact:
             local.append(f)  # over the 25-criteria cap: applied in Arrow
+    # a dynamic-filter key list only narrows the fetch (the join still runs), so a superset
+    # (text IN, case-insensitive) is fine, and one that does not fit is simply not sent
+    kf = _key_filter(request, fields, conn) if request.key_filter is not None else None
+    r = coql.render(kf, fields) if kf is not None else None
+    if r is not None and r[1] <= budget:
+        pushed.append(r[0].text)
     where = coql.pair("and", pushed) if pushed else "id is not null"
     fetch = list(columns)
     for f in local:
@@ -144,9 +147,9 @@ def _key_filter(request: ScanRequest, fields: dict[str, coql.Field], conn: ZohoC
 
     kf = request.key_filter
     f = fields.get(kf.column.lower()) if kf else None
-    if kf is None or f is None or f.kind not in ("id", "number") or len(kf.keys) > (conn.capabilities.max_in_list or 0):
+    if kf is None or f is None or f.kind not in ("id", "number", "text") or len(kf.keys) > (conn.capabilities.max_in_list or 0):
         return None
-    vals = [v for v in kf.keys.to_pylist() if v is not None]
+    vals = [v for v in kf.keys.to_pylist() if v is not None and v != ""]
     if not vals:
         return exp.false()
     return exp.In(this=exp.column(kf.column), expressions=[

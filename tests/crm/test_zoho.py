@@ -368,3 +368,18 @@ def test_unknown_module_hint(zoho_factory: Any) -> None:
     with pytest.raises(SourceError, match="INVALID_MODULE") as ei:
         conn.tables()
     assert "`tables`" in str(ei.value)
+
+
+def test_text_key_filter_is_a_superset_and_optional(crm: tuple[Any, Any, pa.Table]) -> None:
+    from connectors.base import KeyFilter
+
+    conn, emu, _full = crm
+    req = ScanRequest(output_names=("id", "last_name"), table="contacts", columns=("id", "last_name"),
+                      key_filter=KeyFilter("last_name", pa.array(["smith", "Lee"])))
+    got = set(conn.scan(req).read_all().column(1).to_pylist())
+    assert got >= {"smith", "Lee"} and got <= {"smith", "Smith", "Lee"}  # the join after the scan re-checks
+    assert "Last_Name in ('smith', 'Lee')" in coql(emu)[0]
+    emu.clear_log()
+    many = [f"x{i}@example.com" for i in range(2300)]  # over max_in_list: not sent at all
+    req = ScanRequest(output_names=("id",), table="contacts", columns=("id",), key_filter=KeyFilter("email", pa.array(many)))
+    assert conn.scan(req).read_all().num_rows == 150 and "Email in" not in coql(emu)[0]
