@@ -34,11 +34,13 @@ app = typer.Typer(name="cdp", help=HELP, no_args_is_help=True, add_completion=Fa
 
 @app.callback()
 def root(
+    ctx: typer.Context,
     workspace: Optional[Path] = typer.Option(None, "--workspace", "-w", metavar="DIR",
                                              help="Workspace folder (default: $CDP_WORKSPACE, else ./configs)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Print tracebacks and more detail."),
 ) -> None:
-    state.reset(workspace, verbose)
+    # sub-apps mounted here (e.g. models.cli) find the workspace through ctx.obj.workspace()
+    ctx.obj = state.reset(workspace, verbose)
 
 
 app.command("query")(query_cmd.query)

@@ -23,6 +23,7 @@ from federation.errors import UsageError
 
 FORMATS = ("table", "csv", "json", "jsonl", "parquet", "arrow")
 BINARY = ("parquet", "arrow")
+TERMINAL_ROWS = 1000  # a terminal shows at most this many rows; files and pipes get all
 
 
 def check_format(fmt: str, allowed: tuple[str, ...] = FORMATS) -> str:
@@ -121,7 +122,7 @@ def write_table(reader: Any, out: IO[str], *, to_terminal: bool = False, **_: An
 
     table = pa.Table.from_batches(list(reader), schema=reader.schema)
     if to_terminal:
-        print_rich_table(table)
+        print_rich_table(table, limit=TERMINAL_ROWS)
     else:
         out.write(plain_table(table))
     return table.num_rows
@@ -158,7 +159,7 @@ def plain_table(table: Any) -> str:
     return "\n".join(lines) + "\n"
 
 
-def print_rich_table(table: Any, title: str | None = None) -> None:
+def print_rich_table(table: Any, title: str | None = None, limit: int | None = None) -> None:
     import pyarrow.types as pt
     from rich.console import Console
     from rich.table import Table
@@ -167,12 +168,14 @@ def print_rich_table(table: Any, title: str | None = None) -> None:
     for f in table.schema:
         numeric = pt.is_integer(f.type) or pt.is_floating(f.type) or pt.is_decimal(f.type)
         t.add_column(f.name, justify="right" if numeric else "left", overflow="fold")
-    for row in _cells(table):
+    shown = table if limit is None else table.slice(0, limit)
+    for row in _cells(shown):
         t.add_row(*(f"[dim]{c}[/dim]" if c == "NULL" else _escape(c) for c in row))
     console = Console(highlight=False)
     console.print(t)
     n = table.num_rows
-    console.print(f"[dim]({n} row{'s' if n != 1 else ''})[/dim]")
+    more = f", {shown.num_rows} shown; use --format csv or --output for all" if shown.num_rows < n else ""
+    console.print(f"[dim]({n} row{'s' if n != 1 else ''}{more})[/dim]")
 
 
 def _escape(text: str) -> str:

@@ -115,3 +115,17 @@ def test_workspace_and_verbose_also_after_the_command(demo_ws: Path) -> None:
     assert r.exit_code == 0, r.output
     r = invoke("query", "SELECT * FROM shop.nope", "-w", str(demo_ws), "--verbose")
     assert r.exit_code == 1 and "Traceback" in r.stderr and "Did you mean" in r.stderr
+
+
+def test_internal_error_is_1_with_a_hint(demo_ws: Path, monkeypatch) -> None:
+    from cli import state
+
+    def boom(self):  # an unexpected failure inside fedcdp, not a CdpError
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(state.State, "workspace", boom)
+    r = invoke("-w", str(demo_ws), "query", "SELECT 1")
+    assert r.exit_code == 1
+    assert r.stderr == "internal error: RuntimeError: boom; rerun with --verbose for the traceback\n"
+    r = invoke("-w", str(demo_ws), "--verbose", "query", "SELECT 1")
+    assert r.exit_code == 1 and "Traceback" in r.stderr and "internal error: RuntimeError: boom" in r.stderr

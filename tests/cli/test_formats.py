@@ -114,3 +114,25 @@ def test_no_pushdown_gives_the_same_rows(demo_ws: Path) -> None:
     b = invoke("-w", str(demo_ws), "query", sql, "--format", "json", "--no-pushdown")
     assert a.exit_code == b.exit_code == 0, a.output + b.output
     assert json.loads(a.stdout) == json.loads(b.stdout)
+
+
+def test_dialect_reads_other_sql_flavours(demo_ws: Path) -> None:
+    r = invoke("-w", str(demo_ws), "query", "SELECT `id` FROM shop.customers WHERE id <= 2 ORDER BY id",
+               "--dialect", "mysql", "--format", "jsonl")
+    assert r.exit_code == 0, r.output
+    assert [json.loads(line)["id"] for line in r.stdout.splitlines()] == [1, 2]
+
+
+def test_explain_text_and_json(demo_ws: Path) -> None:
+    sql = "SELECT id FROM shop.customers WHERE country = :c LIMIT 3"
+    r = invoke("-w", str(demo_ws), "explain", sql, "--param", "c=DE")
+    assert r.exit_code == 0, r.output
+    assert "source=shop (sqlite)" in r.stdout and "native SQL:" in r.stdout and "'DE'" in r.stdout
+    r = invoke("-w", str(demo_ws), "explain", sql, "--param", "c=DE", "--format", "json", "--analyze")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert set(doc) >= {"query", "dialect", "fragments", "arrow", "analyze"}
+    frag = doc["fragments"][0]
+    assert frag["source"] == "shop" and frag["request"]["kind"] == "sql"
+    assert set(frag["pushed"]) == {"columns", "filters", "limit", "order", "aggregate", "join"}
+    assert frag["analyze"]["rows"] == 3
