@@ -119,14 +119,14 @@ def _column(ev: Evaluator, node: exp.Expression) -> Datum:
 def _literal(ev: Evaluator, node: exp.Expression) -> Datum:
     if node.is_string:
         return pa.scalar(node.this, pa.string())
-    text = node.this
+    digits = node.this
     try:
-        v = int(text)
+        v = int(digits)
         if -(2**63) <= v < 2**63:
             return pa.scalar(v, pa.int64())
         return pa.scalar(float(v))
     except ValueError:
-        return pa.scalar(float(text), pa.float64())
+        return pa.scalar(float(digits), pa.float64())
 
 
 @handles(exp.Null)

@@ -12,7 +12,7 @@ from federation.execute.expressions import (
     Evaluator, as_bool, broadcast, compare, flat, handles, require_number,
 )
 from federation.execute.types import (
-    TS, TSZ, Datum, _cast_text_scalar, cast_null, is_num, is_str, parse_timestamp_text, sql_type_name, unify,
+    TS, TSZ, Datum, _cast_text_scalar, cast_null, is_str, parse_timestamp_text, sql_type_name, unify,
 )
 
 T = exp.DataType.Type
@@ -291,7 +291,3 @@ def _exp(ev: Evaluator, node: exp.Expression) -> Datum:
 def _sign(ev: Evaluator, node: exp.Expression) -> Datum:
     v = _num(ev, node, "sign")
     return pc.sign(v).cast(v.type)
-
-
-def first_arg_is_num(v: Datum) -> bool:
-    return is_num(v.type)

@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 from sqlglot import exp
 
 from federation.errors import QueryError, UnsupportedError
-from federation.execute.expressions import Evaluator, broadcast, flat, handles
+from federation.execute.expressions import Evaluator, flat, handles
 from federation.execute.types import DUR, TS, TSZ, Datum, sql_type_name
 
 _US = {"microsecond": 1, "millisecond": 1000, "second": 1_000_000, "minute": 60_000_000,
@@ -211,10 +211,6 @@ def _date_of(ev: Evaluator, node: exp.Expression) -> Datum:
     if node.expressions if hasattr(node, "expressions") and node.args.get("expressions") else False:
         raise UnsupportedError(f"{node.sql_name()} with several arguments")
     return cast_to(ev.eval(node.this), pa.date32())
-
-
-def array_of(d: Datum, n: int) -> pa.Array:
-    return flat(broadcast(d, n))
 
 
 def interval_array(iv: IntervalValue, n: int) -> pa.Array:

@@ -11,7 +11,7 @@ from sqlglot import exp
 
 from federation.errors import QueryError, UnsupportedError
 from federation.execute.expressions import Evaluator, broadcast, flat, handles, node_key, require_text
-from federation.execute.types import Datum, is_str
+from federation.execute.types import Datum
 
 
 def _s(ev: Evaluator, node: exp.Expression | None, fn: str) -> Datum:
@@ -322,7 +322,3 @@ def _anonymous(ev: Evaluator, node: exp.Expression) -> Datum:
 
         return _now(ev, exp.CurrentTimestamp())
     raise UnsupportedError(f"function {name}() in the Arrow executor ({node_key(node)[:60]})")
-
-
-def text_type_ok(v: Datum) -> bool:
-    return is_str(v.type)

@@ -12,7 +12,6 @@ import datetime as dt
 from typing import Union
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from federation.errors import QueryError, UnsupportedError
 
