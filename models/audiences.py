@@ -204,7 +204,9 @@ class Audience:
 
     def query(self, consent: bool = True) -> exp.Query:
         seg = exp.Subquery(this=self.segment.query.copy(), alias=exp.TableAlias(this=exp.to_identifier("seg")))
-        cols = [exp.alias_(exp.column(src, table="seg"), dest) for dest, src in self.spec.fields.items()]
+        # delivered names keep their case (Salesforce: External_Id__c), so they are quoted
+        cols = [exp.alias_(exp.column(src, table="seg"), exp.to_identifier(dest, quoted=True))
+                for dest, src in self.spec.fields.items()]
         q = exp.select(*cols).from_(seg)
         if consent and self.spec.consent is not None:
             col, value = self.spec.consent
