@@ -137,29 +137,33 @@ def _register(ws: Workspace):  # type: ignore[no-untyped-def]
 
 
 def _records(ent: Entity, per_source: list[pa.Table]) -> tuple[pa.Table, pa.Table]:
-    """Nodes (src, link) and the long form (node, rank, value) of their identifiers."""
+    """Nodes (src, link) and the long form (node, rank, value) of their identifiers.
+
+    Records with the same link carry the same identifiers, so each distinct link
+    is one node, read from its first row (hash lookups, no sort or group-by)."""
     node_parts, long_parts = [], []
     offset = 0
     for i, t in enumerate(per_source):
-        links = pc.unique(t["_link"].combine_chunks())
+        fetched = t["_link"].combine_chunks().cast(pa.string())
+        links = pc.unique(fetched)
         n = len(links)
-        node_parts.append(pa.table({"src": pa.repeat(pa.scalar(i, pa.int32()), n), "link": links.cast(pa.string())}))
-        local = pc.add(pc.index_in(t["_link"], value_set=links), offset).cast(pa.int64())
+        first = pc.index_in(links, value_set=fetched)  # row of each link's first occurrence
+        node_parts.append(pa.table({"src": pa.repeat(pa.scalar(i, pa.int32()), n), "link": links}))
+        node_ids = pa.array(range(offset, offset + n), pa.int64())
         for name in t.column_names:
             if not name.startswith("_id"):
                 continue
-            vals = t[name].cast(pa.string())
+            vals = pc.take(t[name].combine_chunks().cast(pa.string()), first)
             keep = pc.is_valid(vals)
             count = int(pc.sum(keep.cast(pa.int64())).as_py() or 0)
-            long_parts.append(pa.table({"node": local.filter(keep),
+            long_parts.append(pa.table({"node": node_ids.filter(keep),
                                         "rank": pa.repeat(pa.scalar(int(name[3:]), pa.int32()), count),
                                         "value": vals.filter(keep)}))
         offset += n
-    nodes = pa.concat_tables(node_parts) if node_parts else pa.table({"src": pa.array([], pa.int32()), "link": pa.array([], pa.string())})
+    empty_nodes = pa.table({"src": pa.array([], pa.int32()), "link": pa.array([], pa.string())})
+    nodes = pa.concat_tables(node_parts) if node_parts else empty_nodes
     schema = pa.schema([("node", pa.int64()), ("rank", pa.int32()), ("value", pa.string())])
     long = pa.concat_tables([p.cast(schema) for p in long_parts]) if long_parts else schema.empty_table()
-    # one row per (node, identifier): a record listed twice in a source is one record
-    long = long.group_by(["node", "rank", "value"]).aggregate([])
     return nodes, long
 
 
@@ -169,7 +173,8 @@ def _cluster(ent: Entity, nodes: pa.Table, long: pa.Table) -> dict:  # type: ign
     hubs_t = groups.filter(hub_mask)
     hubs = {r: c for r, c in zip(*(hubs_t.group_by("rank").aggregate([("rank", "count")]).column(k).to_pylist()
                                   for k in ("rank", "rank_count")))}
-    linked = long.join(groups.filter(pc.invert(hub_mask)), keys=["rank", "value"], join_type="inner")
+    joined = long.join(groups, keys=["rank", "value"], join_type="inner")  # every row matches once
+    linked = joined.filter(pc.less_equal(joined["node_count"], ent.max_records_per_identifier))
     edges = linked.filter(pc.not_equal(linked["node"], linked["node_min"]))
     n = nodes.num_rows
     labels, _ = components(edges["node"].combine_chunks(), edges["node_min"].combine_chunks(), n)
@@ -184,7 +189,7 @@ def _cluster(ent: Entity, nodes: pa.Table, long: pa.Table) -> dict:  # type: ign
                  "stitching.max_records_per_identifier, fix the normalisation, or raise max_cluster_size.",
         )
     node_cluster = _cluster_ids(ent, nodes, linked, labels, sizes)
-    trace = _trace(ent, nodes, long, groups, node_cluster)
+    trace = _trace(ent, nodes, joined, node_cluster)
     return {"node_cluster": node_cluster, "trace": trace, "hubs": hubs, "largest": largest,
             "customers": sizes.num_rows}
 
@@ -209,8 +214,7 @@ def _cluster_ids(ent: Entity, nodes: pa.Table, linked: pa.Table, labels: pa.Arra
     return pc.take(pa.array(ids, pa.string()), slot)
 
 
-def _trace(ent: Entity, nodes: pa.Table, long: pa.Table, groups: pa.Table, node_cluster: pa.Array) -> pa.Table:
-    g = long.join(groups, keys=["rank", "value"], join_type="inner")
+def _trace(ent: Entity, nodes: pa.Table, g: pa.Table, node_cluster: pa.Array) -> pa.Table:
     labels = pa.array([s.label for s in ent.sources], pa.string())
     names = pa.array(list(ent.identity), pa.string())
     return pa.table({
