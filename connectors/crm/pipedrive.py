@@ -11,7 +11,8 @@ conjunct (see ``pipedrive_plan``):
 
 - ``id = n`` / ``id IN (...)`` → ``ids`` (≤100 per request, more lists split): exact;
 - ``owner_id = n`` (and ``org_id``; deals: ``person_id``, ``stage_id``,
-  ``pipeline_id``; ``status = 'open'|'won'|'lost'``) → the parameter: exact;
+  ``pipeline_id``; ``status = 'open'|'won'|'lost'``) → the parameter: exact; an IN list
+  of up to 20 values → one request per value: exact;
 - ``update_time >= t`` → ``updated_since`` and ``update_time < t`` →
   ``updated_until`` are exact for whole-second ``t`` (the API compares with ≥ and <).
   ``>``, ``<=``, ``=``, BETWEEN and fractional seconds are sent as the nearest

@@ -2,8 +2,10 @@
 
 See ``pipedrive`` for what each conjunct maps to. Conjuncts on the same parameter are
 intersected (``id IN (1,2) AND id = 2`` sends ``ids=2``; two different owners send
-nothing at all: the answer is empty), and ``id`` lists longer than 100 become several
-requests whose pages are concatenated.
+nothing at all: the answer is empty), ``id`` lists longer than 100 become several
+requests whose pages are concatenated, and a parameter IN list (``owner_id IN (1, 3)``,
+at most ``MAX_FANOUT`` values) becomes one request per value. With several such lists,
+the smallest fans out and the others are checked on the raw records before conversion.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     from connectors.crm.pipedrive import PipedriveConnector
 
 MAX_IDS = 100
+MAX_FANOUT = 20  # `owner_id IN (...)` becomes one request per value, up to this many
 PARAMS = {"persons": ("owner_id", "org_id"), "organizations": ("owner_id",),
           "deals": ("owner_id", "person_id", "org_id", "stage_id", "pipeline_id", "status")}
 STATUSES = ("open", "won", "lost")
@@ -46,10 +49,9 @@ def classify_atom(obj: str, e: exp.Expression, max_in: int) -> str:
         if (c.op == "=" and _int(c.value)) or (c.op == "in" and all(_int(v) for v in c.values) and len(c.values) <= max_in):
             return "exact"
         return "unsupported"
-    if col in PARAMS.get(obj, ()) and c.op == "=":
-        if col == "status":
-            return "exact" if c.value in STATUSES else "unsupported"
-        return "exact" if _int(c.value) else "unsupported"
+    if col in PARAMS.get(obj, ()) and (c.op == "=" or (c.op == "in" and len(c.values) <= MAX_FANOUT)):
+        ok = (lambda v: v in STATUSES) if col == "status" else _int
+        return "exact" if all(ok(v) for v in c.values) else "unsupported"
     if col == "update_time" and all(isinstance(v, dt.datetime) for v in c.values) and c.values:
         whole = all(v.microsecond == 0 for v in c.values)
         if c.op in (">=", "<"):
@@ -69,6 +71,7 @@ class PdPlan:
     limit: int | None
     local_order: list[tuple[str, bool, bool]] | None = None
     params_pushed: dict[str, Any] = field(default_factory=dict)
+    row_checks: dict[str, set[Any]] = field(default_factory=dict)  # further IN lists, checked on the raw records
 
     def estimate(self) -> tuple[int, str]:
         """(requests, how sure): Pipedrive reports no totals, so only id lists and LIMITs bound it."""
@@ -86,7 +89,7 @@ class PdPlan:
 @dataclass
 class _Bounds:
     ids: set[int] | None = None
-    params: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, set[Any]] = field(default_factory=dict)
     since: dt.datetime | None = None
     until: dt.datetime | None = None
     empty: bool = False
@@ -98,10 +101,12 @@ class _Bounds:
             self.ids = s if self.ids is None else self.ids & s
         elif col == "update_time":
             self._time(c)
-        elif c.op == "=":
-            if col in self.params and self.params[col] != c.value:
-                self.empty = True
-            self.params[col] = c.value
+        elif c.op in ("=", "in"):
+            self.param(col, set(c.values))
+
+    def param(self, col: str, values: set[Any]) -> None:
+        self.params[col] = values if col not in self.params else self.params[col] & values
+        self.empty = self.empty or not self.params[col]
 
     def _time(self, c: Comparison) -> None:
         def floor(v: dt.datetime) -> dt.datetime:
@@ -147,11 +152,10 @@ def plan_scan(conn: PipedriveConnector, request: ScanRequest) -> PdPlan:
         if c is None or classify_atom(info.name, f, 10**9) == "unsupported":
             raise SourceError(conn.name, f"cannot send the filter {f.sql()} to Pipedrive (planner/connector mismatch)")
         b.add(c)
-    kf = request.key_filter
-    if kf is not None and kf.column.lower() == "id" and len(kf.keys) <= (conn.capabilities.max_in_list or 0):
-        keys = {int(v) for v in kf.keys.to_pylist() if v is not None}
-        b.ids = keys if b.ids is None else b.ids & keys
-    base: dict[str, Any] = {k: v for k, v in b.params.items()}
+    _key_filter(request, b, info.name, conn.capabilities.max_in_list or 0)
+    single = {k: next(iter(v)) for k, v in b.params.items() if len(v) == 1}
+    multi = sorted(((k, v) for k, v in b.params.items() if len(v) > 1), key=lambda kv: len(kv[1]))
+    base: dict[str, Any] = dict(single)
     if b.since is not None:
         base["updated_since"] = _rfc3339(b.since)
     if b.until is not None:
@@ -160,15 +164,36 @@ def plan_scan(conn: PipedriveConnector, request: ScanRequest) -> PdPlan:
     if 0 < len(hashes) <= 15:
         base["custom_fields"] = ",".join(hashes)  # smaller answers; more than 15 keys: all are returned
     empty = b.empty or b.ids == set() or (b.since is not None and b.until is not None and b.since >= b.until)
-    chunks: list[list[int]] = [[]] if b.ids is None else [sorted(b.ids)[i: i + MAX_IDS] for i in range(0, len(b.ids), MAX_IDS)]
-    plan = PdPlan(info.name, columns, specs, [], conn.page_size, request.limit)
+    chunks: list[dict[str, Any]] = [{}] if b.ids is None else [
+        {"ids": ",".join(map(str, sorted(b.ids)[i: i + MAX_IDS]))} for i in range(0, len(b.ids), MAX_IDS)]
+    if multi:  # the smallest IN list fans out into one request per value; the others are checked here
+        name, values = multi[0]
+        chunks = [ch | {name: v} for ch in chunks for v in sorted(values, key=str)]
+    plan = PdPlan(info.name, columns, specs, [], conn.page_size, request.limit, row_checks=dict(multi[1:]))
     _order(plan, request, base, len(chunks), b.since is not None or b.until is not None)
     plan.page_limit = conn.page_size if plan.limit is None else max(1, min(conn.page_size, plan.limit))
     base["limit"] = plan.page_limit
     if not empty:
-        plan.requests = [({"ids": ",".join(map(str, ch))} if ch else {}) | base for ch in chunks]
+        plan.requests = [ch | base for ch in chunks]
     plan.params_pushed = base
     return plan
+
+
+def _key_filter(request: ScanRequest, b: _Bounds, obj: str, max_in: int) -> None:
+    """Dynamic-filter keys on id (``ids``) or on a parameter column (fan-out): they only narrow the fetch."""
+    kf = request.key_filter
+    if kf is None:
+        return
+    col = kf.column.lower()
+    keys = {v for v in kf.keys.to_pylist() if v is not None}
+    if not keys or not all(_int(v) for v in keys):
+        return
+    if col == "id" and len(keys) <= max_in:
+        b.ids = keys if b.ids is None else b.ids & keys
+    elif col in PARAMS.get(obj, ()) and col != "status":
+        narrowed = keys if col not in b.params else b.params[col] & keys
+        if len(narrowed) <= MAX_FANOUT:  # more keys would cost more requests than one scan
+            b.param(col, keys)
 
 
 def _order(plan: PdPlan, request: ScanRequest, base: dict[str, Any], n_requests: int, time_bound: bool) -> None:
@@ -193,6 +218,8 @@ def read_pages(conn: PipedriveConnector, plan: PdPlan, schema: pa.Schema) -> Ite
         while True:
             doc = conn.get(f"/api/v2/{plan.obj}", params | ({"cursor": cursor} if cursor else {})) or {}
             rows = doc.get("data") or []
+            if plan.row_checks:
+                rows = [r for r in rows if all(r.get(k) in v for k, v in plan.row_checks.items())]
             if cut is not None:
                 rows = rows[: max(0, cut - seen)]
             seen += len(rows)

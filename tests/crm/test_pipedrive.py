@@ -250,3 +250,28 @@ def test_unknown_object_is_refused(pd_factory: Any) -> None:
     with pytest.raises(SourceError, match="has no object 'person'") as ei:
         pd_factory(3, tables=["person"])
     assert "persons" in str(ei.value)
+
+
+def test_parameter_in_lists_fan_out(crm: tuple[Any, Any, pa.Table]) -> None:
+    conn, emu, full = crm
+    sqls = ["owner_id IN (1, 3)", "org_id IN (2, 4, 6, 8)"]
+    assert [conn.classify(where(s), conn.table("persons")) for s in sqls] == ["exact", "exact"]
+    assert conn.classify(where("owner_id IN (" + ", ".join(map(str, range(21))) + ")"), conn.table("persons")) == "unsupported"
+    got = sorted(read(conn, "persons", ["id"], filters=tuple(where(s) for s in sqls)).column(0).to_pylist())
+    assert got == duckdb_keys(full, "id", " AND ".join(sqls)) and got
+    assert sorted({p["owner_id"] for p in lists(emu)}) == ["1", "3"] and all("org_id" not in p for p in lists(emu))
+
+
+def test_key_filter_on_org_id_fans_out(crm: tuple[Any, Any, pa.Table]) -> None:
+    from connectors.base import KeyFilter
+
+    conn, emu, full = crm
+    req = ScanRequest(output_names=("id", "org_id"), table="persons", columns=("id", "org_id"),
+                      key_filter=KeyFilter("org_id", pa.array([5, 7], pa.int64())))
+    got = conn.scan(req).read_all()
+    assert sorted(got.column(0).to_pylist()) == duckdb_keys(full, "id", "org_id IN (5, 7)")
+    assert sorted(p["org_id"] for p in lists(emu)) == ["5", "7"]
+    emu.clear_log()
+    many = KeyFilter("org_id", pa.array(list(range(1, 30)), pa.int64()))  # over the fan-out cap: one plain scan
+    conn.scan(ScanRequest(output_names=("id",), table="persons", columns=("id",), key_filter=many)).read_all()
+    assert all("org_id" not in p for p in lists(emu))
