@@ -30,7 +30,7 @@ from typing import Literal
 
 from sqlglot import exp
 
-from models.spec import Entity
+from models.spec import Entity, SourceRef
 
 Kind = Literal["base", "inner", "full", "left"]
 
@@ -109,7 +109,7 @@ def key_present(key_expr: exp.Expression) -> list[exp.Expression]:
     which is cheaper and pushable to APIs; else on the expression itself."""
     cols = list(key_expr.find_all(exp.Column))
     exact = cols and all(
-        isinstance(n, _NULL_EXACT) or (isinstance(n, exp.Literal) and not isinstance(n.parent, exp.Cast))
+        isinstance(n, (*_NULL_EXACT, exp.Literal)) and not isinstance(n, exp.TryCast)  # TRY_CAST may give NULL
         for n in key_expr.walk()
     )
     if not exact:
