@@ -71,6 +71,7 @@ class FileConnector:
                                          supports_limit=True)
         self._specs = self._read_specs(config)
         self._datasets: dict[str, ds.Dataset] = {}
+        self._views: dict[str, frozenset[str]] = {}  # columns stored as *_view types, read as plain ones
         self._tables: dict[str, TableInfo] | None = None
         self._lock = threading.Lock()
 
@@ -142,11 +143,20 @@ class FileConnector:
                                           hint="Use `partitioning: hive` or leave it out.")
                     part = ds.HivePartitioning.discover(infer_dictionary=False)
                 try:
-                    self._datasets[table] = ds.dataset(self._files(spec), format=self._format(spec),
-                                                       partitioning=part)
+                    files, fmt = self._files(spec), self._format(spec)
+                    d = ds.dataset(files, format=fmt, partitioning=part)
+                    plain = pa.schema([f.with_type(_plain_type(f.type)) for f in d.schema])
+                    if plain != d.schema:
+                        # string_view columns have no filter kernels in Acero: read them as string
+                        self._views[table] = frozenset(f.name for f in d.schema if _plain_type(f.type) != f.type)
+                        d = ds.dataset(files, format=fmt, partitioning=part, schema=plain)
+                    self._datasets[table] = d
                 except (pa.ArrowInvalid, OSError) as e:
                     raise SourceError(self.name, f"cannot read '{spec.path}' as {spec.format}: {e}") from e
             return self._datasets[table]
+
+    def _expression(self, pred: exp.Expression, info: TableInfo) -> pc.Expression | None:
+        return to_expression(pred, info, self.dataset(info.name).schema, self._views.get(info.name, frozenset()))
 
     # -- discovery ---------------------------------------------------------------------
     def tables(self) -> list[TableInfo]:
@@ -189,7 +199,7 @@ class FileConnector:
 
     # -- pushdown ----------------------------------------------------------------------
     def classify(self, predicate: exp.Expression, table: TableInfo) -> Pushdown:
-        return "exact" if to_expression(predicate, table, self.dataset(table.name).schema) is not None else "unsupported"
+        return "exact" if self._expression(predicate, table) is not None else "unsupported"
 
     def accepts(self, query: exp.Select | exp.Union) -> bool:
         return False
@@ -198,19 +208,20 @@ class FileConnector:
         schema = self.dataset(info.name).schema
         out = None
         for pred in request.filters:
-            e = to_expression(pred, info, schema)
+            e = self._expression(pred, info)
             if e is None:  # the planner only sends what classify() took: a bug upstream
                 raise SourceError(self.name, f"filter cannot run on files: {pred.sql(dialect='postgres')}")
             out = e if out is None else out & e
         kf = request.key_filter
         if kf is not None and info.column(kf.column) is not None:
-            key = self._key_filter(kf.column, kf.keys, info, schema)
+            key = self._key_filter(kf.column, kf.keys, info, schema, self._views.get(info.name, frozenset()))
             if key is not None:
                 out = key if out is None else out & key
         return out
 
     @staticmethod
-    def _key_filter(column: str, keys: pa.Array, info: TableInfo, schema: pa.Schema) -> pc.Expression | None:
+    def _key_filter(column: str, keys: pa.Array, info: TableInfo, schema: pa.Schema,
+                    views: frozenset[str]) -> pc.Expression | None:
         """Dynamic filter: a hint only, so a key set that does not cast is simply ignored."""
         import pyarrow as pa
         import pyarrow.compute as pc
@@ -220,7 +231,8 @@ class FileConnector:
             values = keys.cast(schema.field(native).type).drop_null()
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             return None
-        return pc.is_in(pc.field(native), value_set=values)
+        field = pc.field(native).cast(values.type) if native in views else pc.field(native)
+        return pc.is_in(field, value_set=values)
 
     def _columns(self, request: ScanRequest, info: TableInfo) -> list[str]:
         out = []
@@ -290,6 +302,16 @@ class FileConnector:
     def close(self) -> None:
         with self._lock:
             self._datasets.clear()
+
+
+def _plain_type(t: pa.DataType) -> pa.DataType:
+    import pyarrow as pa
+
+    if pa.types.is_string_view(t):
+        return pa.string()
+    if pa.types.is_binary_view(t):
+        return pa.binary()
+    return t
 
 
 def _sql_precision(t: pa.DataType, fmt: str) -> pa.DataType:

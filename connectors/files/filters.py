@@ -124,18 +124,23 @@ def arrow_literal(value: Any, kind: str, target: pa.DataType) -> pa.Scalar:
     return scalar
 
 
-def to_expression(pred: exp.Expression, table: TableInfo, schema: pa.Schema) -> pc.Expression | None:
-    """The Arrow filter for ``pred`` over ``table`` (file columns in ``schema``), or None."""
+def to_expression(pred: exp.Expression, table: TableInfo, schema: pa.Schema,
+                  views: frozenset[str] = frozenset()) -> pc.Expression | None:
+    """The Arrow filter for ``pred`` over ``table`` (file columns in ``schema``), or None.
+
+    ``views`` names columns stored as string_view but read as string: they are
+    referenced through a cast, since statistics pruning compares the stored type."""
     try:
-        return _Translator(table, schema).visit(pred)
+        return _Translator(table, schema, views).visit(pred)
     except Untranslatable:
         return None
 
 
 class _Translator:
-    def __init__(self, table: TableInfo, schema: pa.Schema) -> None:
+    def __init__(self, table: TableInfo, schema: pa.Schema, views: frozenset[str]) -> None:
         self.table = table
         self.schema = schema
+        self.views = views
 
     def column(self, node: exp.Expression) -> tuple[pc.Expression, pa.DataType] | None:
         import pyarrow.compute as pc
@@ -147,7 +152,9 @@ class _Translator:
         col = self.table.column(node.name)
         if col is None or self.schema.get_field_index(col.native_name) < 0:
             raise Untranslatable(f"unknown column {node.name}")
-        return pc.field(col.native_name), self.schema.field(col.native_name).type
+        t = self.schema.field(col.native_name).type
+        ref = pc.field(col.native_name)
+        return (ref.cast(t) if col.native_name in self.views else ref), t
 
     def visit(self, node: exp.Expression) -> pc.Expression:
         out = self.visit_positive(node)

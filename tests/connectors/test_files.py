@@ -165,3 +165,14 @@ def test_key_filter_narrows_the_scan(root: Path) -> None:
     c = _conn(root, path="data/People-2024.parquet", table="p")
     req = ScanRequest(output_names=("id",), table="p", columns=("id",), key_filter=KeyFilter("id", pa.array([3, 5, None], pa.int32())))
     assert sorted(c.scan(req).read_all().column("id").to_pylist()) == [3, 5]
+
+
+def test_string_view_columns_read_and_filter_as_string(tmp_path: Path) -> None:
+    t = pa.table({"s": pa.array(["a", "b", None, "b"], pa.string_view()), "x": [1, 2, 3, 4]})
+    pq.write_table(t, tmp_path / "sv.parquet", row_group_size=2)
+    c = _conn(tmp_path, path="sv.parquet")
+    (info,) = c.tables()
+    assert info.column("s").type == pa.string()  # type: ignore[union-attr]
+    got = _scan(c, "sv", ("s", "x"), ["s = 'b'", "x > 1"])
+    assert got.column("x").to_pylist() == [2, 4] and got.schema.field("s").type == pa.string()
+    assert _scan(c, "sv", ("x",), ["s IN ('a', 'b')", "NOT s LIKE 'a%'"]).column("x").to_pylist() == [2, 4]
