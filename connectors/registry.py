@@ -53,7 +53,7 @@ _SQL = (
     OptionSpec("dialect", help="sqlglot dialect, when it differs from the type name"),
     OptionSpec("driver_options", "mapping", help="extra ADBC database options"),
     OptionSpec("batch_size", "int"),
-    OptionSpec("probe", "bool", default=True, help="EXPLAIN a whole query at the source before pushing it"),
+    OptionSpec("probe", "bool", help="EXPLAIN a whole query at the source before pushing it (default: on)"),
 )
 
 _FILES = (
@@ -83,7 +83,7 @@ SOURCE_TYPES: dict[str, SourceType] = {
         "connectors.adbc.sqlite:SqliteConnector",
         OptionSpec("path", required=True, help="database file, relative to the workspace"),
         OptionSpec("batch_size", "int", help="rows per Arrow batch (default 65536)"),
-        OptionSpec("probe", "bool", default=True, help="EXPLAIN a whole query at the source before pushing it"),
+        OptionSpec("probe", "bool", help="EXPLAIN a whole query at the source before pushing it (default: on)"),
     ),
     "postgresql": _t("postgresql", "connectors.adbc.postgres:PostgresConnector", *_SQL),
     "parquet": _t("parquet", "connectors.files.dataset:FileConnector", *_FILES),
