@@ -46,6 +46,7 @@ class EventDefaults:
     key: str = "customer_id"
     name: str = "event"
     time: str = "ts"
+    outer: str | None = None  # the segment's column the event key matches (default: the segment key)
 
 
 @dataclass
@@ -283,6 +284,8 @@ def compile_event(ctx: Ctx, cond: dict[str, Any], path: str, alias: str, key: st
     sub = exp.select(column(ekey, e)).from_(exp.to_table(source).as_(e)).where(exp.and_(*where))
     sub = sub.group_by(column(ekey, e))
     count = exp.Count(this=exp.Star())
+    if d.outer and source == d.source and ekey == d.key:
+        key = d.outer  # the relation's target field (e.g. events.customer_email -> customers.email)
     if negative:  # did not: no event in the window at all
         test = exp.In(this=column(key, alias), query=exp.Subquery(this=sub))
         return exp.not_(test)

@@ -22,7 +22,8 @@ YAML segments
         key: customer_id         # the key column; default: the entity's id_field/key, else customer_id
         events:                  # defaults for event conditions (all optional)
           from: events           #   entity or source.table holding the events
-          key: customer_id       #   its column holding the customer key
+          key: customer_id       #   its column holding the customer key (default: from the
+                                 #   events entity's relation to `from`, e.g. customer_email -> email)
           name: event            #   its column holding the event name
           time: ts               #   its column holding the event time
         where:                   # a list: every condition must hold
@@ -231,7 +232,8 @@ class _Compiler:
         if not isinstance(key, str) or not NAME.match(key):
             self.problem(f"{path}.key", f"'{key}' is not a valid column name")
             key = "customer_id"
-        ctx = Ctx(self.as_of, self._events(raw.get("events"), f"{path}.events"), self.member, self.time_kind, self.problem)
+        events = self._relation(self._events(raw.get("events"), f"{path}.events"), raw.get("events") or {}, source)
+        ctx = Ctx(self.as_of, events, self.member, self.time_kind, self.problem)
         where = compile_conditions(ctx, raw.get("where"), f"{path}.where", "s", source, key)
         query = exp.select(exp.Star()).from_(exp.to_table(source).as_("s"))
         if where is not None:
@@ -257,6 +259,17 @@ class _Compiler:
         base = EventDefaults()
         return EventDefaults(str(raw.get("from", base.source)), str(raw.get("key", base.key)),
                              str(raw.get("name", base.name)), str(raw.get("time", base.time)))
+
+    def _relation(self, d: EventDefaults, raw: Any, source: str) -> EventDefaults:
+        """With a model, the events entity's relation to the segment's entity gives the join columns."""
+        model = self.ws.model if "." not in d.source else None
+        if model is None or d.source not in model.entities or (isinstance(raw, dict) and "key" in raw):
+            return d
+        for rel in model.entities[d.source].relations.values():
+            if rel.entity == source and len(rel.on) == 1:
+                (local, target), = rel.on.items()
+                return EventDefaults(d.source, local, d.name, d.time, target)
+        return d
 
     def time_kind(self, table: str, col: str) -> str:
         """How a time column is typed, from a zero-row probe of its relation."""
