@@ -31,9 +31,10 @@ class Relation:
     def find(self, qualifier: str | None, name: str) -> int | None:
         hits = [i for i, (q, n) in enumerate(self.names)
                 if n == name and (qualifier is None or q == qualifier)]
-        if not hits and qualifier is None:
+        if not hits:  # sources may keep their own case ("firstName"); SQL folds it
             low = name.lower()
-            hits = [i for i, (_q, n) in enumerate(self.names) if n.lower() == low]
+            hits = [i for i, (q, n) in enumerate(self.names)
+                    if n.lower() == low and (qualifier is None or (q or "").lower() == qualifier.lower())]
         if len(hits) > 1 and qualifier is None:
             # an output alias shadows the input columns (ORDER BY's rule)
             unq = [i for i in hits if self.names[i][0] is None]

@@ -233,7 +233,8 @@ def _compute(w: exp.Window, ev: Evaluator, perm: np.ndarray, f: Frame) -> pa.Arr
         return _offset_fn(fn, ev, perm, f)
     if isinstance(fn, (exp.FirstValue, exp.LastValue)):
         values = flat(ev.array(fn.this)).take(pa.array(perm))
-        at = f.part_start if isinstance(fn, exp.FirstValue) else _frame_end(w, f)
+        end = _frame_end(w, f)  # also rejects frames that do not start at the partition
+        at = f.part_start if isinstance(fn, exp.FirstValue) else end
         return values.take(pa.array(at))
     if isinstance(fn, (exp.Sum, exp.Avg, exp.Count, exp.Min, exp.Max)):
         return _aggregate(fn, ev, perm, f, _frame_end(w, f))

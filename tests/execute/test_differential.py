@@ -159,6 +159,9 @@ QUERIES = [
     "SELECT id, count(age) OVER (PARTITION BY country) AS c, ntile(4) OVER (ORDER BY id) AS q FROM customers",
     "SELECT country, count(*) AS n, rank() OVER (ORDER BY count(*) DESC) AS r FROM customers GROUP BY country",
     "SELECT id, row_number() OVER (ORDER BY ltv DESC NULLS LAST, id) AS rn FROM customers ORDER BY rn LIMIT 5",
+    "SELECT id, percent_rank() OVER (PARTITION BY country ORDER BY age NULLS LAST) AS p, cume_dist() OVER (ORDER BY vip NULLS LAST) AS c FROM customers",
+    "SELECT id, 100.0 * sum(ltv) OVER (PARTITION BY country) / sum(ltv) OVER () AS share FROM customers",
+    "SELECT status, count(*) AS n FROM orders GROUP BY status HAVING sum(qty) > 20 ORDER BY status NULLS FIRST",
 ]
 
 

@@ -37,6 +37,10 @@ EXPRESSIONS = [
     "DATE '2024-03-01' - 1", "TIMESTAMP '2024-01-02' > '2024-01-01'",
     "CASE WHEN 1 > 2 THEN 'a' WHEN NULL THEN 'b' ELSE 'c' END",
     "to_char(TIMESTAMP '2024-03-05 14:07:09', 'YYYY-MM-DD HH24:MI:SS')", "to_char(DATE '2024-03-05', 'YYYYMMDD')",
+    "'Ann' SIMILAR TO '(A|a)%'", "'bob' SIMILAR TO '(A|a)%'", "'a.b' SIMILAR TO 'a.b'", "'axb' SIMILAR TO 'a.b'",
+    "'abc' ~ 'b'", "'abc' ~* 'B'", "'abc' !~ 'z'", "initcap('hello wORLD')", "lpad('7', 3, '0')",
+    "rpad('ab', 4, '*')", "lpad('abcdef', 3)", "reverse('abc')", "log(100)", "log(2, 8)", "sign(-3.5)",
+    "mod(7, -3)", "div(7, 2)", "div(-7, 2)", "'b' > 'B'", "'abc' < 'abd'", "btrim('  z ')",
     "to_date('2024-03-05', 'YYYY-MM-DD')", "CAST(TIMESTAMP '2024-03-05 14:07:09.5' AS TEXT)",
     "CAST(TIMESTAMP '2024-03-05 14:07:09' AS TEXT)", "CAST(1.5 AS TEXT)", "CAST(TRUE AS TEXT)", "to_timestamp(1700000000)", "date(TIMESTAMP '2024-03-05 14:07')",
 ]

@@ -56,3 +56,14 @@ def test_string_view_filters_and_groups() -> None:
     got = run_ours("SELECT s, count(*) AS n FROM t WHERE s IS NOT NULL GROUP BY s ORDER BY s", tables)
     assert got.to_pydict() == {"s": ["a", "b"], "n": [2, 1]}
     assert got.schema.field("s").type == pa.string()
+
+
+def test_mixed_case_source_columns_resolve() -> None:
+    from sqlglot import parse_one
+
+    from federation.execute import execute
+
+    # the optimizer folds identifiers; the fragment's Arrow columns keep the source's case
+    tables = {"Contacts": pa.table({"firstName": ["a", "b"], "Id": [1, 2]})}
+    tree = parse_one('SELECT "c"."firstname" AS f, "c"."id" AS id FROM "contacts" AS "c" WHERE "c"."firstname" = \'b\'')
+    assert execute(tree, tables).to_pydict() == {"f": ["b"], "id": [2]}
