@@ -54,8 +54,10 @@ def _entity_select(model: Model, ent: Entity, query: exp.Query, table: exp.Table
     visible = [c for c in ent.columns() if not c.endswith(PROVENANCE_SUFFIX)]
     names = [c for c in ent.columns() if c in use.names or (use.star and c in visible)]
     if not ent.profile:
+        _check_sources(model, ent, [0])
         return single_source_select(ent, names or visible[:1])
     plan, dropped = merge_plan(ent, use, ent.stitched)
+    _check_sources(model, ent, [i for i, _ in plan.order])
     if ent.stitched:
         result = _stitch(model, ent, stitched, notes)
         plan.stitch_maps = result.maps  # type: ignore[attr-defined]
@@ -77,6 +79,42 @@ def _entity_select(model: Model, ent: Entity, query: exp.Query, table: exp.Table
         pruned.setdefault(ent.name, []).extend(d for d in dropped if d not in pruned.get(ent.name, []))
         notes.append(f"entity {ent.name}: pruned sources (no used field, cannot add rows): {', '.join(dropped)}")
     return select
+
+
+def _check_sources(model: Model, ent: Entity, used: list[int]) -> None:
+    """A model that names a missing table or column is a config error pointing at the
+    YAML (the binder would report generated SQL the user never wrote)."""
+    ws = model.workspace
+    if ws is None:
+        return
+    from federation.errors import ConfigError, Problem, SourceError
+    from models.validate import location_of
+
+    problems = []
+    for i in used:
+        src = ent.sources[i]
+        if src.source not in ws.catalog.source_names:
+            problems.append(Problem(location_of(ws, f"{src.path}.from"), f"entity '{ent.name}' reads unknown source "
+                                    f"'{src.source}'", did_you_mean(src.source, ws.catalog.source_names)))
+            continue
+        try:
+            info = ws.catalog.tables(src.source).get(src.table)
+        except SourceError:
+            continue  # the source itself fails: the fetch reports it, naming the source
+        if info is None:
+            problems.append(Problem(location_of(ws, f"{src.path}.from"),
+                                    f"entity '{ent.name}' reads table '{src.source}.{src.table}', which does not exist",
+                                    "Run `cdp model validate` for every problem of the model."))
+            continue
+        for fname, node in src.fields.items():
+            for c in node.find_all(exp.Column):
+                if info.column(c.name) is None:
+                    problems.append(Problem(location_of(ws, f"{src.path}.fields.{fname}"),
+                                            f"column '{c.name}' does not exist in {src.source}.{src.table} "
+                                            f"(field '{fname}' of '{ent.name}')",
+                                            did_you_mean(c.name, info.column_names)))
+    if problems:
+        raise ConfigError(problems)
 
 
 def _stitch(model: Model, ent: Entity, cache: dict[str, object], notes: list[str]) -> object:

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from federation import Workspace
-from federation.errors import QueryError
+from federation.errors import ConfigError, QueryError
 from models.cli import model_app
 from models.validate import validate_model
 from tests.models.data import make_sources
@@ -124,3 +124,15 @@ def test_show_stitched_entity(tmp_path) -> None:  # type: ignore[no-untyped-def]
 def test_links_entity_only_for_stitched_models(good) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(QueryError, match="table 'customers__links' does not exist"):
         good.plan("SELECT * FROM customers__links")
+
+
+def test_query_over_a_broken_model_points_at_the_yaml(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.models.data import ENTITIES_YAML
+
+    text = ENTITIES_YAML.replace("country: country", "country: contry")
+    ws = Workspace.load(build(tmp_path, make_sources(10), text), env={})
+    with pytest.raises(ConfigError) as e:
+        ws.plan("SELECT country FROM customers")
+    text = e.value.render()
+    assert "column 'contry' does not exist in shop.customers (field 'country' of 'customers')" in text
+    assert "model.yaml:" in text and "Did you mean 'country'?" in text
