@@ -68,7 +68,12 @@ class PostgresConnector(AdbcConnector):
             for cat in objects for s in (cat["catalog_db_schemas"] or []) if s["db_schema_name"] == self.db_schema
             for t in (s["db_schema_tables"] or [])
         })
+        wanted = self.config.get("tables")
+        if wanted:  # fetch only the schemas of the listed tables (_narrow reports missing ones)
+            keep = {str(n) for n in wanted} | {str(n).lower() for n in wanted}
+            names = [n for n in names if n in keep or n.lower() in keep]
         decimals = self._numeric_columns(conn)
+        estimates = self._estimates(conn)
         out = []
         for native in names:
             schema = conn.adbc_get_table_schema(native, db_schema_filter=self.db_schema)
@@ -79,8 +84,23 @@ class PostgresConnector(AdbcConnector):
                 seen.add(sql)
                 cols.append(Column(name=sql, type=_column_type(f, decimals.get((native, f.name))), native_name=f.name,
                                    nullable=f.nullable))
-            out.append(TableInfo(name=native.lower(), native_name=native, columns=tuple(cols)))
+            out.append(TableInfo(name=native.lower(), native_name=native, columns=tuple(cols),
+                                 row_estimate=estimates.get(native)))
         return out
+
+    def _estimates(self, conn: Any) -> dict[str, int]:
+        """Planner statistics (pg_class.reltuples): free, and -1 until the table was analyzed."""
+        q = (exp.select("c.relname", "c.reltuples")
+             .from_(exp.table_("pg_class", db="pg_catalog", alias="c"))
+             .join(exp.table_("pg_namespace", db="pg_catalog", alias="n"), on="n.oid = c.relnamespace")
+             .where(exp.column("nspname", table="n").eq(exp.Literal.string(self.db_schema))))
+        cur = conn.cursor()
+        try:
+            cur.execute(q.sql(dialect="postgres"))
+            rows = cur.fetchall()
+        finally:
+            cur.close()
+        return {name: int(n) for name, n in rows if n is not None and n >= 0}
 
     def _numeric_columns(self, conn: Any) -> dict[tuple[str, str], tuple[int, int] | None]:
         """Precision and scale of numeric columns (the Arrow schema carries neither)."""

@@ -56,10 +56,15 @@ class FileDestination(Destination):
         if self._writer is None:
             self._open_writer()
         schema = self._out_schema()
-        rows = batch.rows
-        if self.mode != "full":
-            rows = [dict(r, _op=batch.op) for r in rows]
-        table = pa.Table.from_pylist(rows, schema=schema)
+        if batch.op == "delete":  # keys are text in the state: cast back to the key column's type
+            key = next(iter(batch.rows[0]))
+            cols = {f.name: pa.nulls(len(batch.keys), f.type) for f in schema}
+            cols[key] = pa.array(batch.keys, pa.string()).cast(schema.field(key).type)
+            cols["_op"] = pa.array(["delete"] * len(batch.keys), pa.string())
+            table = pa.table(cols, schema=schema)
+        else:
+            rows = batch.rows if self.mode == "full" else [dict(r, _op=batch.op) for r in batch.rows]
+            table = pa.Table.from_pylist(rows, schema=schema)
         self._writer.write_table(table)
         self._pending.append((batch, BatchResult(ok={k: None for k in batch.keys})))
         return None

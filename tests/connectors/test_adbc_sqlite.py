@@ -71,7 +71,7 @@ def test_types_come_back_as_declared_even_null_at_first(db: Path) -> None:
 PREDICATES = [
     "id = 7", "id <> 7", "id < 100", "id <= 100", "score > 600.5", "score >= 600", "NOT (score > 10)",
     "name = 'it''s'", "name IS NULL", "name IS NOT NULL", "id IN (1, 2, 3)", "NOT id IN (1, 2)",
-    "id BETWEEN 10 AND 20", "name LIKE 'ab1%'", "name LIKE 'Ab_'", "name NOT LIKE 'ab1%'", "vip", "vip IS NOT TRUE", "NOT vip",
+    "id BETWEEN 10 AND 20", "name LIKE 'ab1%'", "name LIKE 'Ab_'", "name NOT LIKE 'ab1%'", "vip", "vip IS NOT TRUE", "NOT vip", "vip = TRUE", "vip = FALSE",
     "score > 100 OR id < 5", "id IS DISTINCT FROM 3", "name LIKE '%*?[%'",
 ]
 
