@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from federation import Workspace
+from models.audiences import get_audience
 from models.segments import get_segment
 
 YAML = """\
@@ -76,8 +77,7 @@ def test_segments_over_entities_use_the_relation(tmp_path: Path) -> None:
 
 def test_model_pii_tags_are_hashed_and_consent_applies(tmp_path: Path) -> None:
     with Workspace.load(_build(tmp_path)) as ws:
-        aud = ws.audience("ads")
-        aud.segment = get_segment(ws, "de_buyers", "2026-11-24")
+        aud = get_audience(ws, "ads", "2026-11-24")
         rows = aud.to_arrow().to_pylist()
         assert rows == [{"email": hashlib.sha256(b"a@x.com").hexdigest(),
                          "phone": hashlib.sha256(b"49301234").hexdigest(), "country": "DE"}]
