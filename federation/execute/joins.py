@@ -19,7 +19,7 @@ from federation.execute.expressions import Evaluator, flat
 from federation.execute.relation import Context, Relation
 from federation.execute.types import coerce_pair, common_type
 
-CROSS_LIMIT = 100_000_000
+CROSS_LIMIT = 20_000_000  # index pairs: 320 MB; beyond that a non-equi join needs a real key
 
 
 def source(node: exp.Expression, ctx: Context) -> Relation:

@@ -133,6 +133,13 @@ QUERIES = [
     "SELECT c.country, count(o.id) AS n, sum(o.amount) AS s FROM customers c LEFT JOIN orders o ON c.id = o.customer_id GROUP BY c.country",
     "SELECT c.id, e.customer_id FROM customers c JOIN events e ON lower(c.name) = lower(e.name)",
     "SELECT c.id FROM customers c JOIN events e ON c.id = e.customer_id AND c.signup < CAST(e.ts AS DATE)",
+    # segment-style queries
+    "SELECT customer_id, count(*) AS n FROM events WHERE name = 'buy' AND ts >= DATE '2024-05-01' - 30 GROUP BY customer_id HAVING count(*) >= 2",
+    "SELECT customer_id FROM events WHERE ts > TIMESTAMP '2024-05-30 00:00:00' - INTERVAL '14 days' GROUP BY customer_id",
+    "SELECT c.id, c.email FROM customers c WHERE c.id IN (SELECT customer_id FROM events WHERE name ILIKE 'view' GROUP BY customer_id HAVING count(*) >= 2) AND c.country IN ('DE', 'de')",
+    "SELECT c.id, max(o.created_at) AS last_order, count(o.id) AS orders FROM customers c LEFT JOIN orders o ON o.customer_id = c.id GROUP BY c.id HAVING count(o.id) = 0 OR max(o.created_at) < TIMESTAMP '2024-06-01 00:00:00+00'",
+    "SELECT lower(trim(c.email)) AS email, sum(o.amount) AS spend FROM customers c JOIN orders o ON o.customer_id = c.id WHERE o.status IN ('paid', 'shipped') GROUP BY lower(trim(c.email)) ORDER BY spend DESC NULLS LAST, email LIMIT 10",
+    "SELECT id FROM customers WHERE signup BETWEEN DATE '2023-06-01' AND DATE '2023-12-31' AND (vip OR ltv > 2000)",
     # subqueries
     "SELECT id FROM customers WHERE id IN (SELECT customer_id FROM orders WHERE status = 'paid')",
     "SELECT id FROM customers WHERE id NOT IN (SELECT customer_id FROM orders)",
