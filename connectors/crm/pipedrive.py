@@ -158,6 +158,10 @@ class PipedriveConnector:
             raise SourceError(self.name, "ORDER BY keys must be among the scanned columns")
         return sort_limit(pa.Table.from_batches(list(batches), schema), keys, request.limit).to_reader()
 
+    def request_stats(self) -> dict[str, Any]:
+        """Requests, retries, bytes and seconds spent on the wire so far (for explain --analyze)."""
+        return self.http.stats.snapshot()
+
     def check(self) -> None:
         self.get(f"/api/v2/{self.objects[0] if self.objects else 'persons'}", {"limit": 1})
 

@@ -276,6 +276,10 @@ class ZohoConnector:
         table = pa.Table.from_batches(list(batches), schema)
         return sort_limit(table, keys, request.limit).to_reader()
 
+    def request_stats(self) -> dict[str, Any]:
+        """Requests, retries, bytes and seconds spent on the wire so far (for explain --analyze)."""
+        return self.http.stats.snapshot()
+
     def check(self) -> None:
         self.call("GET", f"{API}/settings/fields", params={"module": self.modules[0] if self.modules else "Contacts"})
 

@@ -275,3 +275,10 @@ def test_key_filter_on_org_id_fans_out(crm: tuple[Any, Any, pa.Table]) -> None:
     many = KeyFilter("org_id", pa.array(list(range(1, 30)), pa.int64()))  # over the fan-out cap: one plain scan
     conn.scan(ScanRequest(output_names=("id",), table="persons", columns=("id",), key_filter=many)).read_all()
     assert all("org_id" not in p for p in lists(emu))
+
+
+def test_request_stats(crm: tuple[Any, Any, pa.Table]) -> None:
+    conn, emu, _full = crm
+    before = conn.request_stats()["requests"]
+    read(conn, "persons", ["id"])
+    assert conn.request_stats()["requests"] - before == len(lists(emu)) == 4
