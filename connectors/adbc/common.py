@@ -11,6 +11,7 @@ one goes back only after its result was read to the end.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -103,7 +104,7 @@ class AdbcConnector(SqlRendering):
 
     def error(self, e: BaseException, action: str, *, retriable: bool = False) -> SourceError:
         state = getattr(e, "sqlstate", None)
-        msg = self.scrub(str(e)).strip()
+        msg = _without_query(self.scrub(str(e))).strip()
         if state and str(state) not in msg:
             msg += f" (SQLSTATE {state})"
         return SourceError(self.name, f"{action} failed: {type(e).__name__}: {msg}", retriable=retriable)
@@ -314,6 +315,20 @@ class AdbcConnector(SqlRendering):
             idle, self._idle = self._idle, []
         for conn in idle:
             self._close(conn, None)
+
+
+_QUERY_ECHOES = (
+    # drivers repeat the SQL they ran, literals (customer data) included: keep only their own words
+    (re.compile(r"Query was: .*?(?=\. SQLSTATE|\Z)", re.S), "Query was: [query omitted]"),
+    (re.compile(r"query '.*?': (?=ERROR)", re.S), "query: "),
+    (re.compile(r"\n\s*query: .*", re.S), ""),
+)
+
+
+def _without_query(text: str) -> str:
+    for pattern, repl in _QUERY_ECHOES:
+        text = pattern.sub(repl, text)
+    return text
 
 
 def _uri_parts(value: str) -> set[str]:

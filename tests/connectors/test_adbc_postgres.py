@@ -160,6 +160,22 @@ def test_driver_messages_are_scrubbed_of_uri_parts() -> None:
     assert "s3cr" not in err.render() and "[secure]" in err.render()
 
 
+def test_query_errors_keep_sqlstate_but_not_the_query(pg: tuple[str, str]) -> None:
+    c = _conn(*pg)
+    q = sqlglot.parse_one("SELECT c.email + 1 AS x FROM customerdata AS c WHERE c.email <> 'top-secret-value'",
+                          read="postgres")
+    with pytest.raises(SourceError) as e:  # fails when the statement is prepared
+        c.scan(ScanRequest(output_names=("x",), query=q)).read_all()
+    text = e.value.render()
+    assert "operator does not exist" in text and "42883" in text and "source 'wh'" in text
+    assert "top-secret-value" not in text
+    q = sqlglot.parse_one("SELECT c.id FROM customerdata AS c WHERE c.email <> 'top-secret-value' AND c.id / 0 = 1",
+                          read="postgres")
+    with pytest.raises(SourceError) as e:  # fails while rows stream
+        c.scan(ScanRequest(output_names=("id",), query=q)).read_all()
+    assert "division by zero" in e.value.render() and "top-secret-value" not in e.value.render()
+
+
 def test_unknown_table_in_tables_option(pg: tuple[str, str]) -> None:
     with pytest.raises(SourceError, match="table 'customerdat' .* does not exist"):
         _conn(*pg, tables=["customerdat"]).tables()

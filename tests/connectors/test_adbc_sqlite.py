@@ -212,6 +212,16 @@ def test_injection_round_trips_as_a_value(db: Path) -> None:
     assert _scan(c).num_rows == N  # the table is still there
 
 
+def test_query_errors_do_not_echo_the_query(db: Path) -> None:
+    c = _conn(db)
+    bad = ScanRequest(output_names=("id",), table="people", columns=("id",),
+                      filters=(sqlglot.parse_one("name = 'top-secret-value' AND nosuch(id) = 1", read="postgres"),))
+    with pytest.raises(SourceError) as e:
+        c.scan(bad)
+    text = e.value.render()
+    assert "no such function" in text.lower() and "top-secret-value" not in text
+
+
 def test_missing_file_is_a_clear_source_error(tmp_path: Path) -> None:
     c = SqliteConnector(SourceConfig("shop", "sqlite", {"path": "nope.db"}, Location("sources.yaml", 2)), tmp_path)
     with pytest.raises(SourceError, match="database file 'nope.db' does not exist") as e:
