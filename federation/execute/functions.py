@@ -46,10 +46,41 @@ def target_type(dt: exp.DataType) -> tuple[pa.DataType, int | None]:
 
 
 def _round_half_away(v: Datum, ndigits: int = 0) -> Datum:
-    return pc.round(v, ndigits=ndigits, round_mode="half_towards_infinity")
+    """numeric rounding of a float64 value: PostgreSQL converts float8 to numeric with 15
+    significant digits first, so 4331.45 (binary 4331.4499...) is a tie and rounds up."""
+    if isinstance(v, pa.Scalar):
+        return _round_half_away(pa.array([v.as_py()], v.type), ndigits)[0]
+    x = flat(v).cast(pa.float64())
+    vals = x.to_numpy(zero_copy_only=False)
+    scale = 10.0 ** ndigits
+    r = vals * scale
+    a = np.abs(r)
+    low = np.floor(a)
+    tie = np.abs(a - low - 0.5) <= np.maximum(a, 1.0) * 4e-15
+    out = np.where(tie, low + 1.0, np.floor(a + 0.5)) * np.sign(r) / scale
+    return pa.array(out, pa.float64(), mask=pc.is_null(x).to_numpy(zero_copy_only=False))
 
 
-def cast_to(v: Datum, to: pa.DataType, safe: bool = False) -> Datum:
+_FLOAT_TYPES = {T.DOUBLE, T.FLOAT}
+
+
+def float_typed(node: exp.Expression) -> bool:
+    """Whether PostgreSQL computes ``node`` as float8 (not numeric), from the optimizer's type
+    annotations: a double column or a cast to double inside it (a cast to another type hides
+    what is under it). float8 rounds half to even (rint); numeric, and literals such as 2.5,
+    round half away from zero."""
+    if isinstance(node, exp.Cast):
+        return node.args["to"].this in _FLOAT_TYPES
+    if isinstance(node, exp.Column):
+        return node.type is not None and node.type.this in _FLOAT_TYPES
+    return any(float_typed(c) for c in node.iter_expressions())
+
+
+def round_mode(node: exp.Expression) -> str:
+    return "half_to_even" if float_typed(node) else "half_towards_infinity"
+
+
+def cast_to(v: Datum, to: pa.DataType, safe: bool = False, rounding: str = "half_to_even") -> Datum:
     """CAST with PostgreSQL's conversions; ``safe`` (TRY_CAST) turns failures into NULL."""
     if isinstance(v, pa.Scalar) and is_str(v.type) and not is_str(to):
         try:
@@ -63,7 +94,7 @@ def cast_to(v: Datum, to: pa.DataType, safe: bool = False) -> Datum:
     if pa.types.is_null(v.type):
         return cast_null(v, to)
     try:
-        return _cast_array(v, to)
+        return _cast_array(v, to, rounding)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, QueryError) as e:
         if not safe:
             if isinstance(e, QueryError):
@@ -74,11 +105,11 @@ def cast_to(v: Datum, to: pa.DataType, safe: bool = False) -> Datum:
     return _cast_each(v, to)
 
 
-def _cast_array(v: Datum, to: pa.DataType) -> Datum:
+def _cast_array(v: Datum, to: pa.DataType, rounding: str = "half_to_even") -> Datum:
     src = v.type
     if pa.types.is_integer(to) and pa.types.is_floating(src):
-        # float8 -> int rounds to nearest (rint) in PostgreSQL
-        r = pc.round(v, round_mode="half_to_even")
+        # float8 -> int rounds half to even (rint); numeric -> int half away from zero
+        r = pc.round(v, round_mode="half_to_even") if rounding == "half_to_even" else _round_half_away(v)
         return r.cast(pa.int64())
     if pa.types.is_integer(to) and is_str(src):
         return pc.utf8_trim_whitespace(v).cast(pa.int64())
@@ -153,7 +184,7 @@ def _cast(ev: Evaluator, node: exp.Expression) -> Datum:
     if hasattr(v, "months"):
         raise UnsupportedError("CAST of an interval")
     safe = isinstance(node, exp.TryCast) and bool(node.args.get("safe", True))
-    out = cast_to(v, to, safe=safe)
+    out = cast_to(v, to, safe=safe, rounding=round_mode(node.this))
     if scale is not None:
         out = _round_half_away(out, scale)
     return out
@@ -235,7 +266,10 @@ def _round(ev: Evaluator, node: exp.Expression) -> Datum:
         return v
     if nd is None:
         return pa.scalar(None, pa.float64())
-    return _round_half_away(v.cast(pa.float64()), int(nd))
+    if digits is None and float_typed(node.this):
+        return pc.round(v.cast(pa.float64()), round_mode="half_to_even")  # round(float8) is rint
+    # round(x, n) exists only for numeric in PostgreSQL: a float8 argument is cast to numeric
+    return _round_half_away(v, int(nd))
 
 
 @handles(exp.Ceil)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 
 import pyarrow as pa
 import pytest
@@ -80,8 +81,12 @@ def test_concat_null_semantics() -> None:
         "p": ["xz", None, "yz", "xz", None], "c": ["xz", "z", "yz", "xz", "z"]}
 
 
-def test_round_half_away_from_zero() -> None:
-    assert q("SELECT round(f) AS r, round(f, 0) AS r0 FROM t")["r"] == [2.0, None, -3.0, 1.0, 3.0]
+def test_round_follows_the_operand_type() -> None:
+    # float8 rounds half to even (rint); numeric (here ROUND(x, n) casts to numeric) half away from zero
+    got = q("SELECT round(f) AS r, round(f, 0) AS r0, CAST(f AS INTEGER) AS i FROM t")
+    assert got == {"r": [2.0, None, -2.0, 0.0, 2.0], "r0": [2.0, None, -3.0, 1.0, 3.0], "i": [2, None, -2, 0, 2]}
+    tables = {"n": pa.table({"d": pa.array([decimal.Decimal("2.50"), decimal.Decimal("-0.50")], pa.decimal128(5, 2))})}
+    assert q("SELECT round(d) AS r, CAST(d AS INTEGER) AS i FROM n", tables) == {"r": [3.0, -1.0], "i": [3, -1]}
 
 
 def test_aggregates_of_no_rows() -> None:
