@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,6 +116,7 @@ class HubSpotConnector:
             max_in_list=100,
         )
         self._http: CrmHttp | None = None
+        self._lock = threading.Lock()
         self._tables: dict[str, TableInfo] | None = None
         self._kinds: dict[str, dict[str, str]] = {}
 
@@ -124,23 +126,27 @@ class HubSpotConnector:
     # -- plumbing --------------------------------------------------------------------------
     @property
     def http(self) -> CrmHttp:
-        if self._http is None:
-            from connectors.crm.http import CrmHttp
-
-            get, token = self.config.get, self._token
-            rate = get("rate_limit")
-            self._http = CrmHttp(
-                self.name,
-                "hubspot",
-                self.base_url,
-                headers=lambda: {"Authorization": f"Bearer {token}"},
-                credential=token,
-                rates={"default": float(rate) if rate else 10.0, "search": float(get("search_rate_limit", 4.5))},
-                timeout=float(get("timeout", 30.0)),
-                retry_budget=float(get("retry_budget", 60.0)),
-                describe_error=_describe_error,
-            )
+        with self._lock:
+            if self._http is None:
+                self._http = self._make_http()
         return self._http
+
+    def _make_http(self) -> CrmHttp:
+        from connectors.crm.http import CrmHttp
+
+        get, token = self.config.get, self._token
+        rate = get("rate_limit")
+        return CrmHttp(
+            self.name,
+            "hubspot",
+            self.base_url,
+            headers=lambda: {"Authorization": f"Bearer {token}"},
+            credential=token,
+            rates={"default": float(rate) if rate else 10.0, "search": float(get("search_rate_limit", 4.5))},
+            timeout=float(get("timeout", 30.0)),
+            retry_budget=float(get("retry_budget", 60.0)),
+            describe_error=_describe_error,
+        )
 
     def request_stats(self) -> dict[str, Any]:
         """Requests, retries, bytes and seconds spent so far (for explain --analyze)."""
@@ -511,8 +517,15 @@ class HubSpotConnector:
                 yield pa.RecordBatch.from_arrays([pa.array(left, pa.int64()), pa.array(right, pa.int64())], schema=schema)
 
         cols = list(request.columns) or [info.columns[0].name]
-        out = pa.schema([schema.field(c).with_name(n) for c, n in zip(cols, request.output_names)])
-        return pa.RecordBatchReader.from_batches(out, (pa.RecordBatch.from_arrays([b_.column(c) for c in cols], schema=out) for b_ in batches()))
+        out = pa.schema([schema.field(c).with_name(n) for c, n in zip(cols, request.output_names or cols)])
+        stream: Iterator[pa.RecordBatch] = batches()
+        if request.order_by or request.limit is not None:
+            # the planner may push ORDER BY / LIMIT here too: honour them in Arrow
+            from connectors.crm.predicates import sort_limit
+
+            table = sort_limit(pa.Table.from_batches(list(stream), schema=schema), request.order_by, request.limit)
+            stream = iter(table.to_batches())
+        return pa.RecordBatchReader.from_batches(out, (pa.RecordBatch.from_arrays([b_.column(c) for c in cols], schema=out) for b_ in stream))
 
 
 def _wire(groups: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:

@@ -308,3 +308,16 @@ def test_row_estimates_from_search_total(crm: tuple[Any, Any, pa.Table]) -> None
     (nr,) = conn.native_request(_request(("id",)))
     assert nr.method == "GET" and nr.detail["estimated_requests"] == -(-full.num_rows // 100)
     assert not emu.requests()  # the estimate came from discovery
+
+
+def test_association_table_honours_order_and_limit(crm: tuple[Any, Any, pa.Table]) -> None:
+    import sqlglot
+
+    conn, _, _ = crm
+    order = tuple(sqlglot.parse_one("SELECT 1 FROM t ORDER BY company_id DESC, contact_id", read="postgres").args["order"].expressions)
+    cols = ("contact_id", "company_id")
+    from connectors.base import ScanRequest
+
+    got = conn.scan(ScanRequest(output_names=cols, table="contact_companies", columns=cols, order_by=order, limit=5)).read_all()
+    every = read(conn, "contact_companies").sort_by([("company_id", "descending"), ("contact_id", "ascending")])
+    assert got.to_pylist() == every.slice(0, 5).to_pylist()
