@@ -84,7 +84,9 @@ class PostgresConnector(AdbcConnector):
                 seen.add(sql)
                 cols.append(Column(name=sql, type=_column_type(f, decimals.get((native, f.name))), native_name=f.name,
                                    nullable=f.nullable))
-            out.append(TableInfo(name=native.lower(), native_name=native, columns=tuple(cols),
+            taken = {t.name for t in out}
+            sql_table = native.lower() if native.lower() not in taken else native  # "Customers" next to customers
+            out.append(TableInfo(name=sql_table, native_name=native, columns=tuple(cols),
                                  row_estimate=estimates.get(native)))
         return out
 

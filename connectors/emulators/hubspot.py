@@ -25,6 +25,7 @@ Run it: ``python -m connectors.emulators.hubspot --port 8711 --contacts 1000``.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import re
 import threading
@@ -36,6 +37,7 @@ from connectors.emulators.base import EmulatorBase, Reply, Request, WindowLimite
 from connectors.emulators.hubspot_data import DEFAULT_PROPERTIES, Store, generate
 
 DEFAULT_TOKEN = "hubspot-emulator-token"
+_DATED = re.compile(r"/crm/(objects|properties)/\d{4}-\d{2}/(.+)")
 
 
 def error(status: int, category: str, message: str, **extra: Any) -> Reply:
@@ -111,6 +113,8 @@ class HubSpotEmulator(EmulatorBase):
 
     # -- auth and limits -----------------------------------------------------------
     def route(self, req: Request) -> Reply:
+        if (m := _DATED.fullmatch(req.path)) is not None:  # /crm/objects/2026-03/... is an alias of /crm/v3/objects/...
+            req = dataclasses.replace(req, path=f"/crm/v3/{m.group(1)}/{m.group(2)}")
         if req.headers.get("authorization") != f"Bearer {self.token}":
             return error(
                 401,

@@ -216,3 +216,18 @@ def test_explain_probe_refuses_what_postgres_cannot_compile(pg: tuple[str, str],
     assert _conn(*pg, probe=False).accepts(q)
     ok = sqlglot.parse_one("SELECT c.id FROM customerdata AS c WHERE c.id < 3", read="postgres")
     assert _conn(*pg).accepts(ok)
+
+
+def test_parallel_scans_share_the_pool_safely(pg: tuple[str, str]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    c = _conn(*pg)
+
+    def one(k: int) -> list[int]:
+        return _ids(c, [f"id < {k}"])
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(one, range(1, 25)))
+    assert [len(r) for r in results] == list(range(1, 25))
+    assert len(c._idle) <= 4
+    c.close()

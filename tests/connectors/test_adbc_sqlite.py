@@ -12,7 +12,7 @@ import sqlglot
 from sqlglot import exp
 
 from connectors.adbc.sqlite import SqliteConnector
-from connectors.base import ScanRequest
+from connectors.base import ScanRequest, TableInfo
 from federation.config.model import SourceConfig
 from federation.errors import Location, SourceError
 
@@ -33,6 +33,7 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
                      f"2024-02-01 10:{i % 60:02d}:00", i % 5 + 0.5 if i % 2 else i % 5, None,
                      None if i < 3000 else "late"))
     con.executemany("INSERT INTO People VALUES (?,?,?,?,?,?,?,?,?)", rows)
+    con.execute("CREATE TABLE secret_stuff (x INTEGER)")
     con.commit()
     con.close()
     return root
@@ -43,6 +44,10 @@ def _conn(root: Path, **opts: object) -> SqliteConnector:
     return SqliteConnector(cfg, root)
 
 
+def _people(c: SqliteConnector) -> TableInfo:
+    return next(t for t in c.tables() if t.name == "people")
+
+
 def _scan(c: SqliteConnector, filters: list[str] = (), limit: int | None = None, cols: tuple[str, ...] = ("id",)) -> pa.Table:  # type: ignore[assignment]
     req = ScanRequest(output_names=cols, table="people", columns=cols,
                       filters=tuple(sqlglot.parse_one(f, read="postgres") for f in filters), limit=limit)
@@ -51,13 +56,21 @@ def _scan(c: SqliteConnector, filters: list[str] = (), limit: int | None = None,
 
 def test_discovery_names_and_types(db: Path) -> None:
     c = _conn(db)
-    (t,) = c.tables()
+    assert sorted(t.name for t in c.tables()) == ["people", "secret_stuff"]
+    t = _people(c)
     assert (t.name, t.native_name) == ("people", "People")
     types = {col.name: col.type for col in t.columns}
     assert types == {"id": pa.int64(), "name": pa.string(), "score": pa.float64(), "vip": pa.bool_(),
                      "born": pa.date32(), "seen": pa.timestamp("us"), "amount": pa.float64(), "misc": pa.string(),
                      "late": pa.string()}
     assert t.column("name").native_name == "Name"  # type: ignore[union-attr]
+
+
+def test_tables_option_limits_exposure(db: Path) -> None:
+    assert [t.name for t in _conn(db, tables=["People"]).tables()] == ["people"]
+    with pytest.raises(SourceError, match="table 'peple' .listed in `tables`. does not exist") as e:
+        _conn(db, tables=["peple"]).tables()
+    assert "Did you mean 'people'?" in e.value.render()
 
 
 def test_types_come_back_as_declared_even_null_at_first(db: Path) -> None:
@@ -81,7 +94,7 @@ def test_exact_filters_really_filter(db: Path, pred: str) -> None:
     import duckdb
 
     c = _conn(db)
-    info = c.tables()[0]
+    info = _people(c)
     node = sqlglot.parse_one(pred, read="postgres")
     assert c.classify(node, info) == "exact", pred
     cols = ("id", "name", "score", "vip")
@@ -96,7 +109,7 @@ def test_exact_filters_really_filter(db: Path, pred: str) -> None:
                                   "name = 1", "name IN ('a', 2)"])
 def test_unsafe_predicates_are_not_exact(db: Path, pred: str) -> None:
     c = _conn(db)
-    assert c.classify(sqlglot.parse_one(pred, read="postgres"), c.tables()[0]) == "unsupported"
+    assert c.classify(sqlglot.parse_one(pred, read="postgres"), _people(c)) == "unsupported"
 
 
 def test_filter_placed_in_native_sql_and_limit(db: Path) -> None:
