@@ -14,6 +14,9 @@ Serves, for contacts / companies / deals:
   (``POST /crm/v3/lists``, lookup by name, ``PUT .../memberships/add|remove``,
   ``GET .../memberships``) — see ``hubspot_writes``.
 
+The date-versioned paths (``/crm/objects/2026-03/...``, ``/crm/properties/2026-03/...``)
+are aliases of the v3 ones.
+
 Rate limits (configurable so tests run fast): search ``search_per_second`` (5)
 per account → 429 with ``errorType: RATE_LIMIT``, ``policyName: SECONDLY`` and no
 rate-limit headers; other calls ``burst_max`` (110) per ``burst_seconds`` (10) with

@@ -160,3 +160,9 @@ def test_data_is_deterministic() -> None:
     a, b = HubSpotEmulator(contacts=50, seed=3), HubSpotEmulator(contacts=50, seed=3)
     assert a.rows("contacts") == b.rows("contacts") and a.rows("deals") == b.rows("deals")
     assert HubSpotEmulator(contacts=50, seed=4).rows("contacts") != a.rows("contacts")
+
+
+def test_dated_paths_alias_v3(api: Any) -> None:
+    c, _ = api
+    assert c.post("/crm/objects/2026-03/contacts/search", json={"limit": 1}).json()["total"] == 119
+    assert c.get("/crm/properties/2026-03/deals").status_code == 200
