@@ -144,12 +144,15 @@ class FileConnector:
                     part = ds.HivePartitioning.discover(infer_dictionary=False)
                 try:
                     files, fmt = self._files(spec), self._format(spec)
-                    d = ds.dataset(files, format=fmt, partitioning=part)
+                    kw: dict[str, Any] = {"format": fmt, "partitioning": part}
+                    if isinstance(files, list) and part is not None:
+                        kw["partition_base_dir"] = str(_glob_base(self.workspace_dir, spec.path))
+                    d = ds.dataset(files, **kw)
                     plain = pa.schema([f.with_type(_plain_type(f.type)) for f in d.schema])
                     if plain != d.schema:
                         # string_view columns have no filter kernels in Acero: read them as string
                         self._views[table] = frozenset(f.name for f in d.schema if _plain_type(f.type) != f.type)
-                        d = ds.dataset(files, format=fmt, partitioning=part, schema=plain)
+                        d = ds.dataset(files, schema=plain, **kw)
                     self._datasets[table] = d
                 except (pa.ArrowInvalid, OSError) as e:
                     raise SourceError(self.name, f"cannot read '{spec.path}' as {spec.format}: {e}") from e
@@ -302,6 +305,18 @@ class FileConnector:
     def close(self) -> None:
         with self._lock:
             self._datasets.clear()
+
+
+def _glob_base(workspace_dir: Path, pattern: str) -> Path:
+    """The folder above a glob's first wildcard: where hive key=value folders start."""
+    p = Path(pattern)
+    full = p if p.is_absolute() else workspace_dir / p
+    parts = []
+    for part in full.parts:
+        if any(ch in part for ch in "*?["):
+            break
+        parts.append(part)
+    return Path(*parts)
 
 
 def _plain_type(t: pa.DataType) -> pa.DataType:

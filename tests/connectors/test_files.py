@@ -82,6 +82,12 @@ def test_hive_partitions_become_columns(root: Path) -> None:
     assert nr.kind == "file" and nr.detail["files"] < nr.detail["files_total"]
 
 
+def test_hive_partitions_through_a_glob(root: Path) -> None:
+    c = _conn(root, path="data/parts/*/*.parquet", partitioning="hive", table="people")
+    got = _scan(c, "people", ("id", "region"), ["region = 'eu'"])
+    assert got.num_rows == N - N // 4 and set(got.column("region").to_pylist()) == {"eu"}
+
+
 def test_row_group_pruning_is_visible(root: Path) -> None:
     c = _conn(root, path="data/People-2024.parquet")
     (nr,) = c.native_request(ScanRequest(output_names=("id",), table="people_2024", columns=("id",),
