@@ -4,7 +4,7 @@ JSON shape (stable)::
 
     {"name", "kind": "profile"|"single", "key", "id_field", "identity": [...],
      "stitching": {"max_records_per_identifier", "max_cluster_size"} | null,
-     "members": [...], "location": "file:line",
+     "members": [...], "alternate_keys": [...], "location": "file:line",
      "sources": [{"name", "from", "unique", "updated_at"}],
      "fields": [{"name", "type", "pii", "survivorship", "sources": [{"source", "expression"}]}],
      "lineage": [{"name", "description"}],
@@ -62,6 +62,7 @@ def entity_json(ent: Entity, types: dict[str, str] | None = None) -> dict[str, A
         "stitching": ({"max_records_per_identifier": ent.max_records_per_identifier,
                        "max_cluster_size": ent.max_cluster_size} if ent.stitched else None),
         "members": list(ent.members),
+        "alternate_keys": list(ent.alternate_keys),
         "location": str(ent.location) if ent.location else None,
         "sources": [{"name": s.label, "from": f"{s.source}.{s.table}", "unique": s.unique,
                      "updated_at": s.updated_at.sql(dialect="postgres") if s.updated_at is not None else None}

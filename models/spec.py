@@ -15,6 +15,7 @@ Schema of ``entities:`` (full guide: models/README.md)::
       identity: [<key>, <field>, ...]   # several identifiers: ID stitching
       stitching: {max_records_per_identifier: 50, max_cluster_size: 1000}
       members: [<label>, ...]       # sources that define who exists (default all)
+      alternate_keys: [<field>, ...]    # other unique fields relations may join on
       id_field: customer_id         # stable id column of a profile
       # any entity
       pii: [<field>, ...]
@@ -47,7 +48,7 @@ LINKS_SUFFIX = "__links"
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 _ENTITY_KEYS = {
     "from", "fields", "key", "merge", "survivorship", "identity", "stitching", "pii",
-    "relations", "members", "id_field", "description",
+    "relations", "members", "id_field", "description", "alternate_keys",
 }
 _MERGE_KEYS = {"from", "fields", "updated_at", "unique", "name"}
 
@@ -89,6 +90,7 @@ class Entity:
     max_records_per_identifier: int = 50
     max_cluster_size: int = 1000
     members: tuple[str, ...] = ()  # labels whose records define who exists (default: all)
+    alternate_keys: tuple[str, ...] = ()  # other fields that identify at most one row
     pii: tuple[str, ...] = ()
     relations: Mapping[str, Relation] = field(default_factory=dict)
     id_field: str | None = None  # stable identifier column of a profile entity

@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from federation.errors import did_you_mean
-from models.spec import Entity, Relation, Rule
+from models.spec import Entity, Relation, Rule, _str_list
 
 if TYPE_CHECKING:
     from models.spec import _Ctx
@@ -35,6 +35,11 @@ def finish_entity(ent: Entity, body: Mapping[str, Any], path: str, ctx: _Ctx) ->
     ent = replace(ent, survivorship=_survivorship(ent, body.get("survivorship"), f"{path}.survivorship", ctx))
     ent = _identity(ent, body, path, ctx)
     ent = replace(ent, members=tuple(_labels(body.get("members"), labels, f"{path}.members", ctx)))
+    alt = _str_list(body.get("alternate_keys", []), f"{path}.alternate_keys", ctx)
+    for a in alt:
+        if a not in fields:
+            ctx.add(f"{path}.alternate_keys", f"alternate key '{a}' is not a field of '{ent.name}'", did_you_mean(a, fields))
+    ent = replace(ent, alternate_keys=tuple(a for a in alt if a in fields))
     ent = replace(ent, relations=_relations(ent, body.get("relations"), f"{path}.relations", ctx))
     if ent.id_field is not None and (not isinstance(ent.id_field, str) or ent.id_field in fields):
         ctx.add(f"{path}.id_field", f"id_field '{ent.id_field}' clashes with a declared field",

@@ -156,7 +156,7 @@ def _relation_checks(entities: dict[str, Entity], ctx: _Ctx) -> None:
             target = entities.get(rel.entity)
             if target is None:
                 continue
-            keys = {k for k in (target.key, target.id_field) if k}
+            keys = {k for k in (target.key, target.id_field, *target.alternate_keys) if k}
             path = f"entities.{ent.name}.relations.{rel.name}.on"
             if not keys:
                 ctx.add(path, f"relation '{rel.name}' of '{ent.name}' is ambiguous: '{target.name}' declares no key",

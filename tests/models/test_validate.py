@@ -136,3 +136,18 @@ def test_query_over_a_broken_model_points_at_the_yaml(tmp_path) -> None:  # type
     text = e.value.render()
     assert "column 'contry' does not exist in shop.customers (field 'country' of 'customers')" in text
     assert "model.yaml:" in text and "Did you mean 'country'?" in text
+
+
+def test_relation_on_an_alternate_key_is_not_ambiguous(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.models.data import ENTITIES_YAML
+
+    text = ENTITIES_YAML.replace("country: country,", "country: country, shop_id: id,")
+    text = text.replace("  pii: [email, phone]", "  pii: [email, phone]\n  alternate_keys: [shop_id]")
+    text = text.replace("on: {customer_email: email}", "on: {order_id: shop_id}")
+    ws = Workspace.load(build(tmp_path, make_sources(10), text), env={})
+    _, problems, _ = validate_model(ws)
+    assert problems == []
+    bad = text.replace("alternate_keys: [shop_id]", "alternate_keys: [shopid]")
+    ws2 = Workspace.load(build(tmp_path / "bad", make_sources(10), bad), env={})
+    text2 = "\n".join(str(p) for p in validate_model(ws2)[1])
+    assert "alternate key 'shopid' is not a field of 'customers'" in text2 and "joins on shop_id, not on the key" in text2
