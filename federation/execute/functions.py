@@ -187,6 +187,13 @@ def _cast(ev: Evaluator, node: exp.Expression) -> Datum:
     out = cast_to(v, to, safe=safe, rounding=round_mode(node.this))
     if scale is not None:
         out = _round_half_away(out, scale)
+    dtype = node.args["to"]
+    if dtype.this in (T.VARCHAR, T.CHAR, T.NCHAR, T.NVARCHAR) and dtype.expressions:
+        # an explicit cast to varchar(n) truncates silently in PostgreSQL; char(n) also pads
+        n = int(dtype.expressions[0].name)
+        out = pc.utf8_slice_codeunits(out, start=0, stop=n)
+        if dtype.this in (T.CHAR, T.NCHAR):
+            out = pc.utf8_rpad(out, width=n, padding=" ")
     return out
 
 

@@ -91,3 +91,14 @@ def quantified(ev: Evaluator, op: str, v: Datum, node: exp.Expression) -> Datum:
     # a NULL in the set turns "not decided" into NULL: FALSE for ANY, TRUE for ALL
     undecided = pc.fill_null(core, True) if is_all else pc.invert(pc.fill_null(core, False))
     return pc.if_else(undecided, pa.scalar(None, pa.bool_()), core)
+
+
+def _array_lambda(ev: Evaluator, node: exp.Expression) -> Datum:
+    # sqlglot's unnesting turns a correlated subquery with a non-equality correlation into
+    # ARRAY_AGG + ARRAY_ANY(array, x -> ...): that shape is the correlated subquery itself
+    raise UnsupportedError("correlated subquery with a non-equality correlation (rewrite it as a join)")
+
+
+for _t in ("ArrayAny", "ArrayAll", "Lambda", "ArrayFilter"):
+    if hasattr(exp, _t):
+        handles(getattr(exp, _t))(_array_lambda)

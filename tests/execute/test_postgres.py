@@ -15,7 +15,7 @@ from federation.execute import execute
 
 EXPRESSIONS = [
     "7 / 2", "-7 / 2", "7 % 3", "-7 % 3", "7 % -3", "7.5 / 2", "2 ^ 10",
-    "round(2.5)", "round(-2.5)", "CAST(2.5 AS INTEGER)", "CAST(-3.5 AS BIGINT)",
+    "round(2.5)", "round(-2.5)", "CAST(2.5 AS INTEGER)", "CAST('hello' AS VARCHAR(3))", "CAST(12345 AS VARCHAR(2))", "CAST(-3.5 AS BIGINT)",
     "round(7 / 2.0)", "round(4331.45, 1)", "round(-0.125, 2)", "round(1234.5678, -2)", "round(1.25, 1)", "round(-1.35, 1)", "ceil(-1.5)", "floor(-1.5)",
     "abs(-3)", "sqrt(16.0)", "power(2, 3)", "ln(1)", "exp(0)",
     "CAST(2.5 AS DOUBLE PRECISION) / 2", "CAST('42' AS INTEGER) + 1", "CAST(' 7 ' AS BIGINT)",

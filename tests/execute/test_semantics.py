@@ -223,3 +223,9 @@ def test_and_or_do_not_evaluate_decided_rows() -> None:
 
 def test_in_list_mixing_int_and_float() -> None:
     assert q("SELECT a FROM t WHERE a IN (7.0, 2.5)") == {"a": [7]}
+
+
+def test_non_equality_correlation_is_reported_as_correlated() -> None:
+    sql = "SELECT a FROM t WHERE EXISTS (SELECT 1 FROM t AS t2 WHERE t2.a = t.a AND t2.b > t.b)"
+    with pytest.raises(UnsupportedError, match="correlated subquery"):
+        q(sql)
