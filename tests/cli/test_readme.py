@@ -83,3 +83,14 @@ def test_every_command_is_documented() -> None:
     group = typer.main.get_command(app)
     for name in group.commands:  # type: ignore[attr-defined]
         assert f"cdp {name}" in README or f"  {name} " in README, name
+
+
+def test_readme_python_example_runs(readme_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocks = re.findall(r"```python\n(.*?)```", README, flags=re.S)
+    assert blocks
+    monkeypatch.chdir(readme_dir)
+    monkeypatch.delenv("CDP_WORKSPACE", raising=False)
+    for code in blocks:
+        namespace: dict[str, object] = {}
+        exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - our own README
+        assert namespace["table"].num_rows > 0  # type: ignore[attr-defined]
