@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
@@ -77,10 +77,6 @@ def load_model(ws: Workspace) -> Model:
     section = ws.config.sections.get("entities") or {}
     default = _default_location(ws)
     entities, problems = parse_entities(section, ws.config.locations, default)
-    for name in entities:
-        if name in ws.config.sources:
-            problems.append(_problem(ws, f"entities.{name}", f"entity '{name}' has the name of a source",
-                                     "Rename the entity or the source: bare names are entities, source.table are tables."))
     if problems:
         raise ConfigError(problems)
     return Model(entities, ws)
@@ -92,13 +88,6 @@ def _default_location(ws: Workspace) -> Location:
         return loc
     files = ws.config.files
     return Location(str(files[0]) if files else str(ws.root))
-
-
-def _problem(ws: Workspace, path: str, message: str, hint: str | None = None) -> Any:
-    from federation.errors import Problem
-
-    loc = ws.config.locations.get(path) or Location(_default_location(ws).file, key_path=path)
-    return Problem(loc, message, hint)
 
 
 __all__ = ["Model", "load_model", "MODEL_SOURCE"]

@@ -39,9 +39,6 @@ def validate_model(ws: Workspace) -> tuple[dict[str, Entity], list[Problem], dic
     ctx.problems = problems
     types: dict[str, dict[str, str]] = {}
     for ent in entities.values():
-        if ent.name in ws.config.sources:
-            ctx.add(f"entities.{ent.name}", f"entity '{ent.name}' has the name of a source",
-                    "Rename one of them: bare names are entities, source.table are tables.")
         field_types: dict[str, dict[str, str]] = {}
         for src in ent.sources:
             for fname, t in _source_types(ws, ent, src, ctx).items():
