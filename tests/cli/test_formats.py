@@ -136,3 +136,26 @@ def test_explain_text_and_json(demo_ws: Path) -> None:
     assert frag["source"] == "shop" and frag["request"]["kind"] == "sql"
     assert set(frag["pushed"]) == {"columns", "filters", "limit", "order", "aggregate", "join"}
     assert frag["analyze"]["rows"] == 3
+
+
+def test_query_from_stdin(demo_ws: Path) -> None:
+    r = invoke("-w", str(demo_ws), "query", "-f", "-", "--format", "csv", input="SELECT 42 AS answer")
+    assert r.exit_code == 0, r.output
+    assert r.stdout == "answer\n42\n"
+
+
+def test_sources_list_and_describe(demo_ws: Path) -> None:
+    r = invoke("-w", str(demo_ws), "sources", "list", "--format", "json")
+    assert r.exit_code == 0, r.output
+    assert [s["name"] for s in json.loads(r.stdout)] == ["shop", "events", "support"]
+    r = invoke("-w", str(demo_ws), "sources", "describe", "shop", "--table", "orders", "--format", "json")
+    assert r.exit_code == 0, r.output
+    (doc,) = json.loads(r.stdout)
+    assert doc["source"] == "shop" and doc["table"] == "orders"
+    assert [c["name"] for c in doc["columns"]] == ["id", "customer_id", "amount", "status", "ordered_at"]
+    r = invoke("-w", str(demo_ws), "sources", "describe")
+    assert r.exit_code == 0 and "events.events" in r.stdout and "support.tickets" in r.stdout
+    r = invoke("-w", str(demo_ws), "sources", "describe", "--table", "orders")
+    assert r.exit_code == 2 and "--table needs a source name" in r.stderr
+    r = invoke("-w", str(demo_ws), "sources", "describe", "shopp")
+    assert r.exit_code == 2 and "Did you mean 'shop'?" in r.stderr
