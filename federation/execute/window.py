@@ -3,8 +3,11 @@ partition and peer-group boundaries as index arrays, then numpy over the sorted
 rows, then the inverse permutation back to input order.
 
 Frames: PostgreSQL's default (RANGE UNBOUNDED PRECEDING .. CURRENT ROW, peers
-included, when ORDER BY is present; the whole partition otherwise), ROWS/RANGE
-UNBOUNDED PRECEDING .. CURRENT ROW, and .. UNBOUNDED FOLLOWING. Others raise.
+included, when ORDER BY is present; the whole partition otherwise); ROWS frames
+with any UNBOUNDED / n PRECEDING / CURRENT ROW / n FOLLOWING edges for COUNT, SUM,
+AVG, FIRST_VALUE, LAST_VALUE (prefix sums), and for MIN/MAX when the frame starts
+at the partition; RANGE frames without offsets. GROUPS, EXCLUDE and RANGE offsets
+raise UnsupportedError.
 """
 
 from __future__ import annotations
@@ -82,23 +85,47 @@ def _layout(part: list[pa.Array], order: list[SortKey], n: int) -> tuple[np.ndar
                        new_peer, bool(order))
 
 
-def _frame_end(w: exp.Window, f: Frame) -> np.ndarray:
-    spec = w.args.get("spec")
+def _offset(ev: Evaluator, node: object, spec: exp.Expression) -> int:
+    value = ev.constant(node, "a window frame offset") if isinstance(node, exp.Expression) else None
+    if not isinstance(value, int) or value < 0:
+        raise UnsupportedError(f"window frame {spec.sql(dialect='postgres')} (offsets must be non-negative integers)")
+    return value
+
+
+def _bound(ev: Evaluator, spec: exp.Expression, which: str, f: Frame, rows: bool) -> np.ndarray:
+    """One frame edge as row positions in sorted order (may fall outside the partition)."""
     n = len(f.part_start)
+    pos = np.arange(n, dtype=np.int64)
+    value, side = spec.args.get(which), str(spec.args.get(f"{which}_side") or "").upper()
+    text = value.upper() if isinstance(value, str) else ""
+    if text == "UNBOUNDED":
+        return f.part_start if side == "PRECEDING" else f.part_end
+    if text == "CURRENT ROW" or (not text and value is None):
+        if rows:
+            return pos
+        return f.peer_start if which == "start" else f.peer_end
+    if not rows:
+        raise UnsupportedError(f"window frame {spec.sql(dialect='postgres')} (RANGE with an offset)")
+    k = _offset(ev, value, spec)
+    return pos - k if side == "PRECEDING" else pos + k
+
+
+def _frame(w: exp.Window, ev: Evaluator, f: Frame) -> tuple[np.ndarray, np.ndarray]:
+    """(first, last) row of each row's frame in sorted order, clamped to the partition;
+    first > last means an empty frame. Default: PostgreSQL's RANGE UNBOUNDED PRECEDING to
+    CURRENT ROW (peers included) with ORDER BY, the whole partition without."""
+    spec = w.args.get("spec")
     if spec is None:
-        return f.peer_end if f.has_order else f.part_end
+        return f.part_start, (f.peer_end if f.has_order else f.part_end)
     kind = str(spec.args.get("kind") or "").upper()
-    start, start_side = str(spec.args.get("start") or "").upper(), str(spec.args.get("start_side") or "").upper()
-    end, end_side = str(spec.args.get("end") or "").upper(), str(spec.args.get("end_side") or "").upper()
-    if spec.args.get("exclude") or kind not in ("ROWS", "RANGE") or (start, start_side) != ("UNBOUNDED", "PRECEDING"):
-        raise UnsupportedError(f"window frame {spec.sql(dialect='postgres')} (only UNBOUNDED PRECEDING frames)")
-    if end in ("", "CURRENT ROW"):
-        if kind == "ROWS":
-            return np.arange(n, dtype=np.int64)
-        return f.peer_end if f.has_order else f.part_end
-    if (end, end_side) == ("UNBOUNDED", "FOLLOWING"):
-        return f.part_end
-    raise UnsupportedError(f"window frame {spec.sql(dialect='postgres')} (only UNBOUNDED PRECEDING frames)")
+    if spec.args.get("exclude") or kind not in ("ROWS", "RANGE"):
+        raise UnsupportedError(f"window frame {spec.sql(dialect='postgres')} (GROUPS or EXCLUDE)")
+    rows = kind == "ROWS"
+    if not rows and not f.has_order:
+        return f.part_start, f.part_end  # RANGE without ORDER BY: every row is a peer
+    lo = np.maximum(_bound(ev, spec, "start", f, rows), f.part_start)
+    hi = np.minimum(_bound(ev, spec, "end", f, rows), f.part_end)
+    return lo, hi
 
 
 def _seg_scan(vals: np.ndarray, valid: np.ndarray, start: np.ndarray, op: np.ufunc) -> tuple[np.ndarray, np.ndarray]:
@@ -128,47 +155,51 @@ def _codes(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
     return codes, values.take(pa.array(lut))
 
 
-def _aggregate(fn: exp.Expression, ev: Evaluator, perm: np.ndarray, f: Frame, end: np.ndarray) -> pa.Array:
+def _prefix(vals: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Sum of vals[lo..hi] per row from one prefix sum (0 for empty frames)."""
+    c = np.concatenate([[0], np.cumsum(vals)])
+    ok = lo <= hi
+    return np.where(ok, c[np.where(ok, hi + 1, 0)] - c[np.where(ok, lo, 0)], 0)
+
+
+def _aggregate(fn: exp.Expression, ev: Evaluator, perm: np.ndarray, f: Frame,
+               lo: np.ndarray, hi: np.ndarray) -> pa.Array:
     n = len(perm)
     if isinstance(fn, exp.Count) and (fn.this is None or isinstance(fn.this, exp.Star)):
-        valid = np.ones(n, bool)
-        arr = None
-    else:
-        inner = fn.this
-        if isinstance(inner, exp.Distinct):
-            raise UnsupportedError(f"{fn.sql_name()}(DISTINCT ...) OVER (...)")
-        arr = flat(ev.array(inner)).take(pa.array(perm))
-        valid = pc.is_valid(arr).to_numpy(zero_copy_only=False)
-    start = f.part_start
-    count = np.cumsum(valid.astype(np.int64))
-    before = np.where(start > 0, count[np.maximum(start - 1, 0)], 0)
-    running_count = count - before
-    cnt = running_count[end]
+        return pa.array(_prefix(np.ones(n, np.int64), lo, hi).astype(np.int64))
+    inner = fn.this
+    if isinstance(inner, exp.Distinct):
+        raise UnsupportedError(f"{fn.sql_name()}(DISTINCT ...) OVER (...)")
+    arr = flat(ev.array(inner)).take(pa.array(perm))
+    valid = pc.is_valid(arr).to_numpy(zero_copy_only=False)
+    cnt = _prefix(valid.astype(np.int64), lo, hi)
     if isinstance(fn, exp.Count):
-        return pa.array(cnt, pa.int64())
-    assert arr is not None
+        return pa.array(cnt.astype(np.int64))
+    from_start = bool(np.all(lo == f.part_start))
+    end = np.maximum(hi, lo)  # any index for empty frames: they are masked by cnt == 0
     if isinstance(fn, (exp.Sum, exp.Avg)):
         if not (pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type) or pa.types.is_null(arr.type)):
             raise QueryError(f"function {fn.sql_name().lower()}({arr.type}) does not exist")
         is_int = pa.types.is_integer(arr.type) and isinstance(fn, exp.Sum)
         vals = pc.fill_null(arr.cast(pa.int64() if is_int else pa.float64()), 0).to_numpy(zero_copy_only=False)
-        sums, _ = _seg_scan(vals, valid, start, np.add) if not is_int else (None, None)
-        if is_int:
-            c = np.cumsum(vals)
-            sums = c - np.where(start > 0, c[np.maximum(start - 1, 0)], 0)
-        total = sums[end]
+        if is_int or not from_start:
+            total = _prefix(vals, lo, hi)
+        else:  # exact float sums for frames that start at the partition (no prefix cancellation)
+            total = _seg_scan(vals, valid, f.part_start, np.add)[0][end]
         if isinstance(fn, exp.Avg):
             total = total / np.where(cnt == 0, 1, cnt)
         return pa.array(total, mask=cnt == 0)
     if isinstance(fn, (exp.Min, exp.Max)):
+        if not from_start:
+            raise UnsupportedError(f"{fn.sql_name()} over a window frame that does not start at the partition")
         op = np.minimum if isinstance(fn, exp.Min) else np.maximum
         numeric = pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type)
         if numeric:
             vals, decode = pc.fill_null(arr, 0).to_numpy(zero_copy_only=False), None
         else:
             vals, decode = _codes(arr)
-        out, ok = _seg_scan(vals, valid, start, op)
-        picked, has = out[end], ok[end]
+        out, ok = _seg_scan(vals, valid, f.part_start, op)
+        picked, has = out[end], ok[end] & (cnt > 0)
         if decode is None:
             return pa.array(picked, arr.type, mask=~has)
         return decode.take(pa.array(np.where(has, picked, 0), mask=~has))
@@ -233,11 +264,13 @@ def _compute(w: exp.Window, ev: Evaluator, perm: np.ndarray, f: Frame) -> pa.Arr
         return _offset_fn(fn, ev, perm, f)
     if isinstance(fn, (exp.FirstValue, exp.LastValue)):
         values = flat(ev.array(fn.this)).take(pa.array(perm))
-        end = _frame_end(w, f)  # also rejects frames that do not start at the partition
-        at = f.part_start if isinstance(fn, exp.FirstValue) else end
-        return values.take(pa.array(at))
+        lo, hi = _frame(w, ev, f)
+        empty = lo > hi
+        at = lo if isinstance(fn, exp.FirstValue) else hi
+        return values.take(pa.array(np.where(empty, 0, at), mask=empty if empty.any() else None))
     if isinstance(fn, (exp.Sum, exp.Avg, exp.Count, exp.Min, exp.Max)):
-        return _aggregate(fn, ev, perm, f, _frame_end(w, f))
+        lo, hi = _frame(w, ev, f)
+        return _aggregate(fn, ev, perm, f, lo, hi)
     raise UnsupportedError(f"window function {fn.sql_name()} in the Arrow executor")
 
 

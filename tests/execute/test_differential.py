@@ -171,6 +171,10 @@ QUERIES = [
     "SELECT country, count(*) AS n, rank() OVER (ORDER BY count(*) DESC) AS r FROM customers GROUP BY country",
     "SELECT id, row_number() OVER (ORDER BY ltv DESC NULLS LAST, id) AS rn FROM customers ORDER BY rn LIMIT 5",
     "SELECT id, percent_rank() OVER (PARTITION BY country ORDER BY age NULLS LAST) AS p, cume_dist() OVER (ORDER BY vip NULLS LAST) AS c FROM customers",
+    "SELECT id, sum(ltv) OVER (PARTITION BY country ORDER BY id ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) AS s3, avg(age) OVER (ORDER BY id ROWS 6 PRECEDING) AS a7 FROM customers",
+    "SELECT id, count(age) OVER (ORDER BY id ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING) AS c, sum(age) OVER (ORDER BY id ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS rest FROM customers",
+    "SELECT id, sum(age) OVER (ORDER BY id ROWS BETWEEN 3 PRECEDING AND 1 PRECEDING) AS prev3, first_value(name) OVER (ORDER BY id ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) AS f, last_value(name) OVER (ORDER BY id ROWS BETWEEN CURRENT ROW AND 2 FOLLOWING) AS l FROM customers",
+    "SELECT id, sum(age) OVER (ORDER BY country NULLS FIRST RANGE BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS r FROM customers",
     "SELECT id, 100.0 * sum(ltv) OVER (PARTITION BY country) / sum(ltv) OVER () AS share FROM customers",
     "SELECT status, count(*) AS n FROM orders GROUP BY status HAVING sum(qty) > 20 ORDER BY status NULLS FIRST",
 ]
