@@ -11,7 +11,10 @@
   connection errors and truncated/invalid JSON, honouring ``Retry-After`` in both
   the delta-seconds and HTTP-date forms; a total ``retry_budget`` (seconds) after
   which ``RateLimitedError`` (429s) or ``SourceError`` (the rest) is raised;
-- request counting (requests, bytes, seconds, retries) for ``explain --analyze``.
+- request counting (requests, bytes, seconds, retries) for ``explain --analyze``;
+- per-request extra headers (``request(..., headers=...)``) and an optional
+  ``refresh`` callback, called once on a 401 before the request is retried
+  (OAuth token renewal).
 
 Errors name the source and the request as ``METHOD /path``; never the token, the
 query string (it may carry customer data) or the response body. A connector may
@@ -177,6 +180,12 @@ class _Retry(Exception):
         self.reason, self.status, self.wait, self.refused = reason, status, wait, refused
 
 
+class _Unauthorized(Exception):
+    def __init__(self, error: SourceError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 class CrmHttp:
     """One source's HTTP client. Thread-safe; share it between readers of a source."""
 
@@ -194,6 +203,7 @@ class CrmHttp:
         backoff_base: float = 0.25,
         backoff_cap: float = 8.0,
         describe_error: Callable[[int, Any], str | None] | None = None,
+        refresh: Callable[[], None] | None = None,
         transport: Any = None,
     ) -> None:
         import httpx
@@ -206,6 +216,7 @@ class CrmHttp:
         self.retry_budget = float(retry_budget)
         self.backoff_base, self.backoff_cap = backoff_base, backoff_cap
         self._describe = describe_error
+        self._refresh = refresh  # called once on a 401 (renew an OAuth token), then the request is retried
         self.stats = RequestStats()
         self._client = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport)
 
@@ -227,18 +238,26 @@ class CrmHttp:
         json: Any = None,
         lane: str = "default",
         ok: Collection[int] = (200, 201, 204, 207),
+        headers: Mapping[str, str] | None = None,
     ) -> Response:
         """Send one logical request (retrying as needed); return its parsed JSON.
 
         ``path`` is relative to the base URL, without a query string (pass
-        ``params``). Statuses in ``ok`` return; others raise ``SourceError``."""
+        ``params``). ``headers`` are added to the auth headers for this request.
+        Statuses in ``ok`` return; others raise ``SourceError``."""
         what = f"{method} {path}"
         start = time.monotonic()
         attempts = 0
+        refreshed = False
         while True:
             attempts += 1
             try:
-                return self._attempt(method, path, params, json, lane, ok, retry=attempts > 1)
+                return self._attempt(method, path, params, json, lane, ok, retry=attempts > 1, extra=headers)
+            except _Unauthorized as u:
+                if self._refresh is None or refreshed:
+                    raise u.error from None
+                refreshed = True
+                self._refresh()
             except _Retry as r:
                 wait = r.wait if r.wait is not None else self._backoff(attempts)
                 spent = time.monotonic() - start
@@ -253,14 +272,16 @@ class CrmHttp:
         # full jitter: spreads retries of concurrent readers apart
         return random.uniform(0, min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1)))
 
-    def _attempt(self, method: str, path: str, params: Any, body: Any, lane: str, ok: Collection[int], retry: bool) -> Response:
+    def _attempt(
+        self, method: str, path: str, params: Any, body: Any, lane: str, ok: Collection[int], retry: bool, extra: Mapping[str, str] | None = None
+    ) -> Response:
         import httpx
 
         if (b := self.bucket(lane)) is not None:
             b.acquire()
         t0 = time.perf_counter()
         try:
-            resp = self._client.request(method, path, params=params, json=body, headers=dict(self._headers()))
+            resp = self._client.request(method, path, params=params, json=body, headers={**self._headers(), **(extra or {})})
             content = resp.content
         except httpx.TimeoutException:
             self.stats.add(nbytes=0, seconds=time.perf_counter() - t0, retry=retry)
@@ -281,7 +302,10 @@ class CrmHttp:
                 if status in ok:
                     raise _Retry("returned truncated or invalid JSON") from None
         if status not in ok:
-            raise self._status_error(method, path, status, resp.reason_phrase, data)
+            error = self._status_error(method, path, status, resp.reason_phrase, data)
+            if status == 401:
+                raise _Unauthorized(error)
+            raise error
         return Response(status, resp.headers, data)
 
     def _status_error(self, method: str, path: str, status: int, reason: str, data: Any) -> SourceError:

@@ -163,3 +163,20 @@ def test_unreachable_host_gives_up_quickly() -> None:
         http.request("GET", "/x")
     assert time.monotonic() - t0 < 5
     http.close()
+
+
+def test_extra_headers_and_refresh_on_401(echo: Echo) -> None:
+    token = {"value": "stale"}
+
+    def renew() -> None:
+        token["value"] = "sekret"
+
+    http = crmhttp.CrmHttp("crm", "echo", echo.url, headers=lambda: {"Authorization": f"Bearer {token['value']}"}, refresh=renew)
+    assert http.request("GET", "/r", headers={"Prefer": "odata.maxpagesize=10"}).data["path"] == "/r"
+    assert [r.status for r in echo.log] == [401, 200]
+    token["value"] = "wrong-again"
+    http2 = crmhttp.CrmHttp("crm", "echo", echo.url, headers=lambda: {"Authorization": "Bearer nope"}, refresh=lambda: None)
+    with pytest.raises(SourceError, match="401 Unauthorized for GET /r"):
+        http2.request("GET", "/r")
+    http.close()
+    http2.close()
