@@ -40,6 +40,7 @@ class AdbcConnector(SqlRendering):
     supports_windows = True
     skip_rows = 0  # leading rows wrap_sql adds (type sentinels) that the reader drops
     key_list_max = _KEY_LIST_MAX  # dynamic key filters up to this many keys are inlined as literals
+    allow_list = "generic"  # which allowlist.DIALECTS entry decides pushdown (not the sqlglot dialect)
     explain_probe = False  # EXPLAIN each whole query before accepting it (option `probe: false` turns it off)
 
     def __init__(self, config: SourceConfig, workspace_dir: Path) -> None:
@@ -158,7 +159,7 @@ class AdbcConnector(SqlRendering):
 
     # -- pushdown ------------------------------------------------------------------------------
     def classify(self, predicate: exp.Expression, table: TableInfo) -> Pushdown:
-        if disallowed(predicate, self.dialect) is not None:
+        if disallowed(predicate, self.allow_list) is not None:
             return "unsupported"
         for c in predicate.find_all(exp.Column):
             if table.column(c.name) is None:
@@ -166,7 +167,7 @@ class AdbcConnector(SqlRendering):
         return self.check_predicate(predicate, table)
 
     def accepts(self, query: exp.Select | exp.Union) -> bool:
-        if disallowed(query, self.dialect) is not None:
+        if disallowed(query, self.allow_list) is not None:
             return False
         if not self.capabilities.supports_windows and query.find(exp.Window) is not None:
             return False

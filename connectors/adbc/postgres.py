@@ -27,6 +27,7 @@ class PostgresConnector(AdbcConnector):
     dialect = "postgres"
     supports_windows = True
     explain_probe = True
+    allow_list = "postgres"
     key_list_max = 10_000  # literals keep COPY streaming; bound parameters would not
 
     @property

@@ -74,6 +74,7 @@ class SqliteConnector(AdbcConnector):
     supports_windows = True
     skip_rows = 1
     explain_probe = True
+    allow_list = "sqlite"
     key_list_max = 5_000
 
     def __init__(self, config: SourceConfig, workspace_dir: Path) -> None:
