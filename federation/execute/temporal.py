@@ -269,3 +269,12 @@ def _to_timestamp(ev: Evaluator, node: exp.Expression) -> Datum:
         raise QueryError(f"function to_timestamp({sql_type_name(v.type)}) does not exist")
     us = pc.round(pc.multiply(v.cast(pa.float64()), 1e6)).cast(pa.int64())
     return us.cast(TSZ)
+
+
+def interval_scalar(v: object) -> object:
+    """A fixed-length INTERVAL as a duration scalar, for comparisons with durations."""
+    if not isinstance(v, IntervalValue):
+        return v
+    if v.months:
+        raise UnsupportedError("comparing with an interval of months or years")
+    return pa.scalar(v.micros, DUR)

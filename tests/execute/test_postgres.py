@@ -108,3 +108,12 @@ def test_quantified_subqueries_match_postgres(rows: list[int | None], pg_cursor:
     got = execute(tree, tables)
     cols = [c.to_pylist() for c in got.columns]
     assert [tuple(c[i] for c in cols) for i in range(got.num_rows)] == want
+
+
+def test_interval_comparisons(pg_cursor: Any) -> None:
+    sql = ("SELECT TIMESTAMP '2024-01-03' - TIMESTAMP '2024-01-01' > INTERVAL '1 day' AS a, "
+           "TIMESTAMP '2024-01-03' - TIMESTAMP '2024-01-01' <= INTERVAL '36 hours' AS b")
+    pg_cursor.execute(sql)
+    want = list(pg_cursor.fetchall()[0])
+    got = execute(optimize(parse_one(sql, read="postgres"), schema={}, dialect="postgres"), {})
+    assert [c[0].as_py() for c in got.columns] == want
