@@ -84,6 +84,8 @@ def run(root: Path, *, rebuild: bool = False, with_crm: bool = True, screen: Scr
             if emulator is not None:
                 crm.add_source(ws, emulator)
                 screen.text(f"HubSpot emulator on {emulator.url}, added as source 'crm'", "dim")
+            elif with_crm and crm.available():
+                screen.text("the HubSpot emulator did not start in time; skipping the CRM segment", "yellow")
             n = run_segments(ws, screen, SEGMENTS + (crm.SEGMENTS if emulator is not None else ()))
         finally:
             ws.close()
