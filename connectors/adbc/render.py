@@ -104,11 +104,16 @@ class SqlRendering:
         kf = request.key_filter
         if kf is None or info.column(kf.column) is None or len(kf.keys) > self.key_list_max:
             return None
+        import pyarrow as pa
+
+        column = info.column(kf.column)
+        assert column is not None
+        # only keys of the column's own kind: text = 1 is an error in PostgreSQL (keys are a hint)
+        kind: type = int if pa.types.is_integer(column.type) else str if pa.types.is_string(column.type) else type(None)
         values = [v for v in kf.keys.to_pylist() if v is not None]
-        if not values or not all(isinstance(v, (int, str)) and not isinstance(v, bool) for v in values):
+        if not values or not all(type(v) is kind for v in values):
             return None
-        col = self.column_ref(info.column(kf.column))  # type: ignore[arg-type]
-        return exp.In(this=col, expressions=[exp.convert(v) for v in dict.fromkeys(values)])
+        return exp.In(this=self.column_ref(column), expressions=[exp.convert(v) for v in dict.fromkeys(values)])
 
     def _annotated(self, query: exp.Expression) -> tuple[exp.Expression, dict[str, TableInfo]]:
         from connectors.adbc.types import annotate

@@ -230,8 +230,13 @@ class FileConnector:
         import pyarrow.compute as pc
 
         native = info.column(column).native_name  # type: ignore[union-attr]
+        target = schema.field(native).type
+        same_kind = keys.type == target or all(
+            f(keys.type) == f(target) for f in (pa.types.is_integer, pa.types.is_string))
+        if not same_kind or not (pa.types.is_integer(target) or pa.types.is_string(target) or keys.type == target):
+            return None  # across kinds the join's own cast decides what matches ("03" vs 3)
         try:
-            values = keys.cast(schema.field(native).type).drop_null()
+            values = keys.cast(target).drop_null()
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             return None
         field = pc.field(native).cast(values.type) if native in views else pc.field(native)

@@ -267,6 +267,9 @@ def test_key_filter_is_inlined_as_literals(db: Path) -> None:
                       key_filter=KeyFilter("id", pa.array([3, 5, None, 5])))
     assert "IN (3, 5)" in (c.native_request(req)[0].text or "")
     assert sorted(c.scan(req).read_all().column("id").to_pylist()) == [3, 5]
+    other_kind = ScanRequest(output_names=("id",), table="people", columns=("id",),
+                             key_filter=KeyFilter("name", pa.array([3, 5])))
+    assert " IN " not in (c.native_request(other_kind)[0].text or "")  # ints against a text column: ignored
 
 
 # -- the generic ADBC connector, with the DuckDB driver the duckdb wheel ships ----------------
