@@ -6,7 +6,7 @@ the state, the set of keys seen, and one batch. Keys of the state that the
 audience no longer returns are ``removed``.
 
 A row hash is 16 hex digits of BLAKE2b over the column names and the row's
-values (JSON), so a changed value, a new column or a renamed field all count as
+values rendered as text by Arrow (nested values as JSON), so a changed value, a new column or a renamed field all count as
 a change. Keys are compared as text (``42`` and ``"42"`` are the same record).
 """
 
@@ -55,13 +55,44 @@ def key_text(value: Any) -> str | None:
 
 
 class RowHasher:
+    """Row hashes for a whole batch: columns rendered as text in Arrow, one BLAKE2b per row."""
+
     def __init__(self, names: list[str]) -> None:
         self._base = hashlib.blake2b(json.dumps(names).encode(), digest_size=8)
 
-    def __call__(self, values: list[Any]) -> str:
-        h = self._base.copy()
-        h.update(json.dumps(values, default=str, separators=(",", ":")).encode())
-        return h.hexdigest()
+    def batch(self, batch: pa.RecordBatch) -> list[str]:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        cols = []
+        for arr in batch.columns:
+            try:
+                text = pc.cast(arr, pa.string())
+            except (pa.ArrowNotImplementedError, pa.ArrowInvalid):  # nested or binary: JSON per value
+                text = pa.array([None if v is None else json.dumps(v, default=str, sort_keys=True)
+                                 for v in arr.to_pylist()], pa.string())
+            cols.append(pc.fill_null(text, "\x00"))  # null differs from ''
+        joined = pc.binary_join_element_wise(*cols, "\x1f") if len(cols) > 1 else cols[0]
+        base = self._base
+        out = []
+        for s in joined.to_pylist():
+            h = base.copy()
+            h.update(s.encode())
+            out.append(h.hexdigest())
+        return out
+
+
+def batch_keys(arr: Any) -> list[str | None]:
+    """Key values as text (integral floats without '.0', as key_text does)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_floating(arr.type):
+        return [key_text(v) for v in arr.to_pylist()]
+    try:
+        return pc.cast(arr, pa.string()).to_pylist()
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
+        return [key_text(v) for v in arr.to_pylist()]
 
 
 class Differ:
@@ -77,30 +108,31 @@ class Differ:
         names = batch.schema.names
         if self._hasher is None:
             self._hasher = RowHasher(names)
-        cols = [c.to_pylist() for c in batch.columns]
-        ki = names.index(self.key)
-        out: list[Change] = []
-        c = self.counts
-        for values in zip(*cols):
-            c.read += 1
-            key = key_text(values[ki])
+        keys = batch_keys(batch.column(names.index(self.key)))
+        hashes = self._hasher.batch(batch)
+        picked: list[tuple[int, str, str, str]] = []
+        c, old, seen, force = self.counts, self.old, self.seen, self.force
+        c.read += len(keys)
+        for i, (key, h) in enumerate(zip(keys, hashes)):
             if key is None:
                 c.no_key += 1
                 continue
-            if key in self.seen:
+            if key in seen:
                 c.duplicate_keys += 1
-            self.seen.add(key)
-            h = self._hasher(list(values))
-            before = self.old.get(key)
+            seen.add(key)
+            before = old.get(key)
             if before is None:
                 c.added += 1
-                out.append(Change("add", key, h, dict(zip(names, values))))
-            elif before != h or self.force:
+                picked.append((i, "add", key, h))
+            elif before != h or force:
                 c.changed += 1
-                out.append(Change("change", key, h, dict(zip(names, values))))
+                picked.append((i, "change", key, h))
             else:
                 c.unchanged += 1
-        return out
+        if not picked:
+            return []
+        rows = batch.take([p[0] for p in picked]).to_pylist()  # only changed rows become Python objects
+        return [Change(op, key, h, row) for (_, op, key, h), row in zip(picked, rows)]
 
     def removed(self) -> list[Change]:
         gone = [Change("remove", k, h, None) for k, h in self.old.items() if k not in self.seen]
