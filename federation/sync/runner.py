@@ -121,7 +121,8 @@ class _Run:
                 report = self.dest.write(self._batches(size), self.mode, spec.key, on_ack=self._ack)  # type: ignore[arg-type]
                 for ch in self.forget:  # left the audience; not deleted downstream in this mode
                     self.state.failed.pop(ch.key, None)
-                self.state.record("delete", [(ch.key, None, None) for ch in self.forget]) if self.forget else None
+                if self.forget:
+                    self.state.record("delete", [(ch.key, None, None) for ch in self.forget])
                 self.state.compact()
                 log.batches, log.requests, log.retries, log.splits = (report.batches, report.requests, report.retries,
                                                                        report.splits)
@@ -136,7 +137,7 @@ class _Run:
             counts = self.differ.counts.as_dict()
             counts["failed"] = len(log.failed)
             log.counts = {**counts, **log.counts}
-            log.sources = {s: {"rows": n} for s, n in self.read.items()}
+            log.sources = {s: {"rows": n, **_snapshot(self.ws, s)} for s, n in self.read.items()}
             log.state["keys_after"] = len(self.state.hashes)
             log.finished, log.seconds = _now(), round(time.perf_counter() - t0, 3)
             if not self.dry_run or log.status == "ok":
@@ -208,6 +209,26 @@ class _Run:
 def _batch(cls: Any, op: str, buf: list[Change], key: str, refs: dict[str, str], seq: int, audience: str) -> Any:
     rows = [ch.row if ch.row is not None else {key: ch.key} for ch in buf]
     return cls(op, rows, [c.key for c in buf], [c.hash for c in buf], [refs.get(c.key) for c in buf], seq, audience)
+
+
+def _snapshot(ws: Workspace, source: str) -> dict[str, Any]:
+    """What a source offers to identify the data read: for files, their count and latest change."""
+    from pathlib import Path
+
+    cfg = ws.config.sources.get(source)
+    if cfg is None:
+        return {}
+    out: dict[str, Any] = {"type": cfg.type}
+    path = cfg.options.get("path") if cfg.type in ("sqlite", "parquet", "csv", "jsonl") else None
+    if path:
+        p = Path(str(path))
+        p = p if p.is_absolute() else ws.root / p
+        files = [f for f in (p.rglob("*") if p.is_dir() else [p]) if f.is_file()]
+        if files:
+            newest = max(f.stat().st_mtime for f in files)
+            out["snapshot"] = {"files": len(files),
+                               "modified": dt.datetime.fromtimestamp(newest, dt.timezone.utc).isoformat()}
+    return out
 
 
 def _now() -> str:

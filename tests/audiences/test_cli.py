@@ -101,3 +101,30 @@ def test_audience_list_preview_export_sync(root: Path, tmp_path: Path) -> None:
     assert code == 0 and f"0 added, 0 changed, 0 removed, {len(consenting)} unchanged" in out
     code, _, err = cdp(root, "audience", "sync", "de_file", "--mode", "sometimes")
     assert code == 1 and "unknown sync mode 'sometimes'" in err
+
+
+def test_progress_on_a_terminal_only(root: Path) -> None:
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "tests.sync.cliapp", "--workspace", str(root), "audience", "sync", "de_file", "--dry-run"]
+    repo = Path(__file__).parents[2]
+    for quiet in (False, True):
+        main, sub = pty.openpty()
+        proc = subprocess.Popen(cmd + (["--quiet"] if quiet else []), stdout=subprocess.PIPE, stderr=sub, cwd=repo)
+        os.close(sub)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(main, 4096)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+        out = proc.communicate(timeout=60)[0]
+        os.close(main)
+        assert proc.returncode == 0 and b"dry run" in out
+        assert (b"rows read" in seen) is not quiet
