@@ -39,19 +39,27 @@ def _guard(fn: Callable[[], R]) -> R:
     except CdpError:
         raise
     except pa.ArrowInvalid as e:
-        text = str(e)
+        text = _redact(str(e))
         if "divide by zero" in text:
             raise QueryError("division by zero") from None
         if "overflow" in text.lower():
             raise QueryError(f"value out of range: {text}") from None
         raise QueryError(f"invalid value in the query: {text}") from None
     except (pa.ArrowNotImplementedError, pa.ArrowTypeError) as e:
-        raise QueryError(f"operation not supported for these types: {e}",
+        raise QueryError(f"operation not supported for these types: {_redact(str(e))}",
                          hint="Check the column types; add an explicit CAST.") from None
     except RecursionError:
         raise UnsupportedError("an expression nested too deeply") from None
     except Exception as e:  # an executor bug must not reach the user as a traceback
-        raise UnsupportedError(f"the Arrow executor failed on this query ({type(e).__name__}: {e})") from e
+        raise UnsupportedError(f"the Arrow executor failed on this query ({type(e).__name__}: "
+                               f"{_redact(str(e))})") from e
+
+
+def _redact(text: str) -> str:
+    """Arrow quotes offending values; they may be customer data, which errors never show."""
+    import re
+
+    return re.sub(r"'[^']*'", "'...'", text.splitlines()[0] if text else text)[:300]
 
 
 def execute(query: exp.Expression, tables: Mapping[str, pa.Table]) -> pa.Table:

@@ -99,7 +99,10 @@ def cast_to(v: Datum, to: pa.DataType, safe: bool = False, rounding: str = "half
         if not safe:
             if isinstance(e, QueryError):
                 raise
-            raise QueryError(f"cannot cast {sql_type_name(v.type)} to {sql_type_name(to)}: {e}") from None
+            from federation.execute import _redact
+
+            raise QueryError(f"cannot cast {sql_type_name(v.type)} to {sql_type_name(to)}: {_redact(str(e))}",
+                             hint="Use TRY_CAST to turn bad values into NULL.") from None
     if isinstance(v, pa.Scalar):
         return pa.scalar(None, to)
     return _cast_each(v, to)
@@ -162,7 +165,9 @@ def _cast_each(v: Datum, to: pa.DataType, strict: bool = False) -> pa.Array:
                 out.append(cast_to(pa.scalar(item, v.type), to).as_py())
         except (QueryError, pa.ArrowException, ValueError):
             if strict:
-                raise QueryError(f"invalid input syntax for type {sql_type_name(to)}: '{item}'") from None
+                # the value comes from a source: customer data stays out of the message
+                raise QueryError(f"invalid input syntax for type {sql_type_name(to)} in a column value",
+                                 hint="Use TRY_CAST to turn bad values into NULL.") from None
             out.append(None)
     return pa.array(out, to)
 

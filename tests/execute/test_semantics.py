@@ -230,3 +230,10 @@ def test_non_equality_correlation_is_reported_as_correlated() -> None:
     sql = "SELECT a FROM t WHERE EXISTS (SELECT 1 FROM t AS t2 WHERE t2.a = t.a AND t2.b > t.b)"
     with pytest.raises(UnsupportedError, match="correlated subquery"):
         q(sql)
+
+
+def test_cast_errors_do_not_show_column_values() -> None:
+    tables = {"c": pa.table({"s": ["12", "secret@example.com"]})}
+    with pytest.raises(QueryError) as info:
+        q("SELECT CAST(s AS INTEGER) AS v FROM c", tables)
+    assert "secret" not in str(info.value) and "cannot cast text to bigint" in str(info.value)
