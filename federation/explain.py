@@ -6,6 +6,7 @@ Shape (documented in the README)::
      "fragments": [{"id", "source", "source_type", "tables", "request", "pushed",
                     "residual_filters", "analyze"?: {"rows", "bytes", "seconds"}}],
      "arrow": {"sql": str | null, "operations": [str]},
+     "model"?: {"notes": [str], "pruned": {entity: [source]}},
      "analyze"?: {"seconds", "rows", "arrow_seconds"}}
 """
 
@@ -101,6 +102,12 @@ def plan_json(plan: Plan, catalog: Catalog, stats: RunStats | None = None) -> di
 def render_text(doc: dict[str, Any]) -> str:
     """A readable explain: each fragment with what its source received, then Arrow's part."""
     lines = [f"Query: {doc['query']}", ""]
+    if doc.get("model"):
+        lines.append("Model:")
+        lines += [f"  {n}" for n in doc["model"].get("notes", [])]
+        for entity, sources in (doc["model"].get("pruned") or {}).items():
+            lines.append(f"  {entity}: pruned sources {', '.join(sources)}")
+        lines.append("")
     for f in doc["fragments"]:
         lines.append(f"Fragment {f['id']}  source={f['source']} ({f['source_type']})  tables={', '.join(f['tables'])}")
         req = f["request"]

@@ -175,11 +175,17 @@ class Workspace:
         from federation.run import RunStats, run
 
         plan = self.plan(sql, params, dialect, pushdown)
+        model = self.model
+        notes = list(model.last_expansion_notes or []) if model is not None else []
+        pruned = {k: list(v) for k, v in (model.last_pruned or {}).items() if v} if model is not None else {}
         stats = None
         if analyze:
             stats = RunStats()
             run(self.catalog, plan, stats)
-        return plan_json(plan, self.catalog, stats)
+        doc = plan_json(plan, self.catalog, stats)
+        if notes or pruned:
+            doc["model"] = {"notes": notes, "pruned": pruned}
+        return doc
 
     # -- segments and audiences (models/segments.py, models/audiences.py) ----------
     def segment(self, name: str) -> Any:
