@@ -25,9 +25,10 @@
           # csv / parquet:  path: out/churn.csv   (relative to the workspace)
           # webhook:        url: https://..., auth_env: WEBHOOK_TOKEN, auth_header: Authorization,
           #                 auth_scheme: Bearer, headers: {X-Team: crm}
-          # hubspot:        base_url: ..., token_env: HUBSPOT_TOKEN, object: contacts,
+          # hubspot:        source: crm (a declared hubspot source: its base_url and token), or
+          #                 base_url: ..., token_env: HUBSPOT_TOKEN; and object: contacts,
           #                 id_property: email, list: "Churn risk"  (membership add/remove)
-          # salesforce:     base_url: ..., token_env: SALESFORCE_TOKEN, object: Contact,
+          # salesforce:     source: sf, or base_url: ..., token_env: SALESFORCE_TOKEN; object: Contact,
           #                 external_id: External_Id__c, api_version: v60.0
 
 Rows whose key is null are never delivered (counted as ``no_key``); when two rows

@@ -11,7 +11,7 @@
   upserted; HubSpot records are never deleted).
 
 Options: ``base_url``, ``token_env`` (environment variable with the private-app
-token), ``object`` (``contacts``), ``id_property`` (``email``), ``list``,
+token), or ``source`` (a declared hubspot source whose base_url and token are used), ``object`` (``contacts``), ``id_property`` (``email``), ``list``,
 ``rate_limit`` (requests per second, default 10), ``retry_budget``.
 Null values are sent as ``""``, which HubSpot reads as "clear the property".
 """
@@ -39,7 +39,8 @@ class HubSpotDestination(Destination):
         self.id_property = str(options.get("id_property") or "email")
         self.list_name = options.get("list")
         base = str(options.get("base_url") or "https://api.hubapi.com")
-        token = env_secret(options.get("token_env") or "HUBSPOT_TOKEN", "a token", f"hubspot of audience {audience}")
+        token = options.get("_token") or env_secret(options.get("token_env") or "HUBSPOT_TOKEN", "a token",
+                                                    f"hubspot of audience {audience}")
         self.http = CrmHttp(f"hubspot:{audience}", "hubspot", base,
                             headers=lambda: {"Authorization": f"Bearer {token}"}, credential=token,
                             rates={"default": float(options.get("rate_limit", 10.0))},

@@ -10,7 +10,7 @@
   this audience upserted earlier).
 
 Options: ``base_url``, ``token_env`` (environment variable holding an OAuth
-access token), ``object`` (``Contact``), ``external_id`` (an external-id field),
+access token), or ``source`` (a declared salesforce source with a ``token``), ``object`` (``Contact``), ``external_id`` (an external-id field),
 ``api_version`` (``v60.0``), ``rate_limit``, ``retry_budget``. Delivered field
 names must be the object's API field names.
 """
@@ -39,7 +39,7 @@ class SalesforceDestination(Destination):
         base = str(options.get("base_url") or "")
         if not base:
             raise UserError(f"audience {audience}: salesforce destination needs `base_url` (the org's instance URL)")
-        token = env_secret(options.get("token_env") or "SALESFORCE_TOKEN", "an access token",
+        token = options.get("_token") or env_secret(options.get("token_env") or "SALESFORCE_TOKEN", "an access token",
                            f"salesforce of audience {audience}")
         self.http = CrmHttp(f"salesforce:{audience}", "salesforce", base,
                             headers=lambda: {"Authorization": f"Bearer {token}"}, credential=token,

@@ -81,10 +81,12 @@ class SyncLog:
         if self.failed:
             reasons: dict[str, int] = {}
             for why in self.failed.values():
-                reasons[why] = reasons.get(why, 0) + 1
+                # only our own prefix (vendor and code): the destination's text stays in the JSON log
+                short = why.split(": ", 1)[0]
+                reasons[short] = reasons.get(short, 0) + 1
             for why, n in sorted(reasons.items(), key=lambda kv: -kv[1])[:5]:
                 lines.append(f"  {n} failed: {why}")
-            lines.append("  failed records are retried on the next run")
+            lines.append("  failed records (keys and reasons in the log) are retried on the next run")
         if self.path:
             lines.append(f"  log: {self.path}")
         return "\n".join(lines)

@@ -95,14 +95,24 @@ def test_hubspot_upsert_list_membership_and_mirror(tmp_path: Path, hubspot: HubS
     assert _norm(leaver["email"]) in {r["properties"]["email"] for r in hubspot.store.records["contacts"].values()}
 
 
-def test_hubspot_mirror_needs_a_list(tmp_path: Path, hubspot: HubSpotEmulator) -> None:
-    root = workspace(tmp_path, f"""
+def test_hubspot_destination_from_a_declared_source(tmp_path: Path, hubspot: HubSpotEmulator,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HS_URL", hubspot.url)
+    root = workspace(tmp_path, """
+    sources:
+      crm: {type: hubspot, base_url: "${HS_URL}", token: "${HUBSPOT_TOKEN}"}
     audiences:
-      hs: {{segment: de, key: email, fields: [email], destination: {{type: hubspot, base_url: "{hubspot.url}"}}}}
+      hs: {segment: de, key: email, fields: [email], destination: {type: hubspot, source: crm}}
+      typo: {segment: de, key: email, fields: [email], destination: {type: hubspot, source: cmr}}
     """)
-    with Workspace.load(root) as ws, pytest.raises(Exception, match="mirror mode to HubSpot needs `list:`"):
-        run_sync(ws, "hs", mode="mirror")
-    assert hubspot.requests("POST", UPSERT) == []
+    with Workspace.load(root) as ws:
+        with pytest.raises(Exception, match="mirror mode to HubSpot needs `list:`"):
+            run_sync(ws, "hs", mode="mirror")
+        assert hubspot.requests("POST", UPSERT) == []
+        with pytest.raises(Exception, match="(?s)destination source 'cmr' is not a hubspot source.*Did you mean 'crm'"):
+            run_sync(ws, "typo")
+        log = run_sync(ws, "hs")
+    assert log.counts["delivered"] == len(_de()) and hubspot.requests("POST", UPSERT)
 
 
 def test_salesforce_upsert_by_external_id_and_mirror_delete(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
