@@ -50,7 +50,9 @@ def error(status: int, category: str, message: str, **extra: Any) -> Reply:
 
 
 class HubSpotEmulator(EmulatorBase):
-    """HubSpot v3 over loopback. ``store`` holds the data; writes change it."""
+    """HubSpot v3 over loopback. ``store`` holds the data; writes change it.
+
+    Code that edits ``store`` directly must bump ``version`` (it keys the caches)."""
 
     def __init__(
         self,
@@ -83,6 +85,8 @@ class HubSpotEmulator(EmulatorBase):
         self.version = 0  # bumped by writes; keys the search cache
         self._cache: dict[str, list[int]] = {}
         self._cache_version = 0
+        self._ids_key: tuple[str, bool, int] | None = None
+        self._ids_cache: list[int] = []
         from connectors.emulators import hubspot_writes
 
         self.writes = hubspot_writes.Writes(self)
@@ -183,7 +187,7 @@ class HubSpotEmulator(EmulatorBase):
         assocs = _csv(req.query.get("associations"))
         archived = (req.arg("archived") or "false").lower() == "true"
         with self.data_lock:
-            ids = [i for i, r in self.store.records[object_type].items() if r["archived"] == archived]
+            ids = self._ids(object_type, archived)
             page = ids[start : start + limit]
             results = [self._with_assoc(object_type, self.store.records[object_type][i], props, assocs) for i in page]
         body: dict[str, Any] = {"results": results}
@@ -191,6 +195,14 @@ class HubSpotEmulator(EmulatorBase):
             token = base64.urlsafe_b64encode(str(start + limit).encode()).decode().rstrip("=")
             body["paging"] = {"next": {"after": token, "link": f"?after={token}"}}
         return Reply(200, body)
+
+    def _ids(self, object_type: str, archived: bool) -> list[int]:
+        """Ids in list order, cached until the next write (pages must not rescan 100k records)."""
+        key = (object_type, archived, self.version)
+        if self._ids_key != key:
+            self._ids_cache = [i for i, r in self.store.records[object_type].items() if r["archived"] == archived]
+            self._ids_key = key
+        return self._ids_cache
 
     def _with_assoc(self, object_type: str, rec: dict[str, Any], props: list[str], assocs: list[str]) -> dict[str, Any]:
         out = self.wire(object_type, rec, props)
