@@ -231,3 +231,19 @@ def test_parallel_scans_share_the_pool_safely(pg: tuple[str, str]) -> None:
     assert [len(r) for r in results] == list(range(1, 25))
     assert len(c._idle) <= 4
     c.close()
+
+
+def test_hostile_identifiers_are_quoted(pg: tuple[str, str], pg_uri: str) -> None:
+    import adbc_driver_postgresql.dbapi as driver
+
+    with driver.connect(pg_uri) as con, con.cursor() as cur:
+        cur.execute(f'CREATE TABLE "{pg[1]}"."Odd""; DROP TABLE orders; --" ("Col""x" int)')
+        cur.execute(f'INSERT INTO "{pg[1]}"."Odd""; DROP TABLE orders; --" VALUES (1), (2)')
+        con.commit()
+    c = _conn(*pg)
+    t = next(t for t in c.tables() if t.name.startswith("odd"))
+    col = t.columns[0]
+    got = c.scan(ScanRequest(output_names=("v",), table=t.name, columns=(col.name,),
+                             filters=(exp.GT(this=exp.column(col.name, quoted=True), expression=exp.Literal.number(1)),)))
+    assert got.read_all().column("v").to_pylist() == [2]
+    assert "orders" in {t.name for t in _conn(*pg).tables()}
