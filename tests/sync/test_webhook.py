@@ -85,6 +85,9 @@ def test_webhook_sync_retries_splits_and_records(tmp_path: Path, monkeypatch: py
         assert log4.counts["unchanged"] == 150 and log4.batches == 0
         state = SyncState.load(state_dir(root, "hook"))
         assert len(state.hashes) == 150 and state.failed == {}
+        with Workspace.load(root) as ws:  # the pull API diffs against the same state
+            d = ws.audience("hook").diff(state_dir(root, "hook"))
+        assert (d.counts.unchanged, d.added.num_rows, d.changed.num_rows, d.removed) == (150, 0, 0, [])
 
 
 def test_modes_dry_run_and_mirror(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
