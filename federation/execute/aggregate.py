@@ -178,6 +178,22 @@ def _presort(rel: Relation, aggs: list[exp.Expression], ctx: Context) -> Relatio
     return rel.take(sort_indices(keys, rel.num_rows))
 
 
+def _group(table: pa.Table, keys: list[str], calls: list[tuple], ordered: bool) -> pa.Table:
+    """Hash aggregation; without keys, one row even over no input (count 0, others NULL).
+    A constant key stands in for 'no keys' because list/distinct have no scalar kernels."""
+    if keys:
+        return table.group_by(keys, use_threads=not ordered).aggregate(calls)
+    const = table.append_column("__all", pa.nulls(table.num_rows, pa.int8()).fill_null(0))
+    grouped = const.group_by(["__all"], use_threads=not ordered).aggregate(calls).drop_columns(["__all"])
+    if grouped.num_rows:
+        return grouped
+    row = []
+    for name, col in zip(grouped.column_names, grouped.columns):
+        counted = name == "count_all" or name.endswith(("_count", "_count_distinct"))
+        row.append(pa.array([0], col.type) if counted else pa.nulls(1, col.type))
+    return pa.Table.from_arrays(row, names=grouped.column_names)
+
+
 def aggregate(rel: Relation, group: list[exp.Expression], aggs: list[exp.Expression],
               ctx: Context) -> tuple[Relation, dict[str, int]]:
     """Group ``rel`` and compute ``aggs``; returns the grouped relation and its subst map."""
@@ -211,7 +227,7 @@ def aggregate(rel: Relation, group: list[exp.Expression], aggs: list[exp.Express
     names += [n for n in arg_names if n is not None] + ["__pad"]
     table = pa.Table.from_arrays(cols, names=names)
     ordered = any(s.fn in ("string_agg", "list") for s in specs)
-    grouped = table.group_by(names[: len(keys)], use_threads=not ordered).aggregate(calls)
+    grouped = _group(table, names[: len(keys)], calls, ordered)
     out_cols = [grouped.column(f"k{i}") for i in range(len(keys))]
     for i, (s, name, call) in enumerate(zip(specs, arg_names, calls)):
         col = grouped.column("count_all" if name is None else f"{name}_{call[1]}")

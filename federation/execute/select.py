@@ -67,10 +67,15 @@ def _count(node: exp.Expression | None, ctx: Context, what: str) -> int | None:
     if node is None:
         return None
     if isinstance(node, exp.Fetch):
-        raise UnsupportedError("FETCH FIRST")
-    expr = node.expression if isinstance(node, (exp.Limit, exp.Offset)) else node
-    if expr is None:
-        expr = node.this
+        if node.args.get("with_ties") or node.args.get("percent"):
+            raise UnsupportedError("FETCH FIRST ... WITH TIES / PERCENT")
+        expr = node.args.get("count") or exp.Literal.number(1)
+    else:
+        expr = node.expression if isinstance(node, (exp.Limit, exp.Offset)) else node
+        if expr is None:
+            expr = node.this
+    if isinstance(expr, exp.Var) and expr.name.upper() == "ALL":
+        return None  # LIMIT ALL
     dual = Relation(pa.Table.from_arrays([pa.nulls(1, pa.null())], names=["c0"]), [(None, "\x00dual")])
     value = Evaluator(dual, ctx).eval(expr)
     value = value if isinstance(value, pa.Scalar) else flat(value)[0]

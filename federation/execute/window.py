@@ -148,6 +148,8 @@ def _seg_scan(vals: np.ndarray, valid: np.ndarray, start: np.ndarray, op: np.ufu
 
 def _codes(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
     """Dense order-preserving integer codes for any sortable type, and the decode table."""
+    if len(values) == 0:
+        return np.zeros(0, np.int64), values
     ranks = pc.rank(values, sort_keys="ascending", tiebreaker="dense")
     codes = ranks.to_numpy().astype(np.int64)
     lut = np.zeros(codes.max() + 1 if len(codes) else 1, np.int64)

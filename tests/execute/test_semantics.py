@@ -237,3 +237,22 @@ def test_cast_errors_do_not_show_column_values() -> None:
     with pytest.raises(QueryError) as info:
         q("SELECT CAST(s AS INTEGER) AS v FROM c", tables)
     assert "secret" not in str(info.value) and "cannot cast text to bigint" in str(info.value)
+
+
+def test_empty_inputs_everywhere() -> None:
+    tables = {"e": pa.table({"a": pa.array([], pa.int64()), "s": pa.array([], pa.string())}),
+              "t": pa.table({"a": [1, 2, 3]})}
+    got = q("SELECT a, row_number() OVER (ORDER BY a) AS r, min(s) OVER () AS mn FROM e", tables)
+    assert got == {"a": [], "r": [], "mn": []}
+    got = q("SELECT count(*) FILTER (WHERE a > 1) AS n, string_agg(s, ',') AS g, sum(DISTINCT a) AS sd, "
+            "count(DISTINCT a) AS cd FROM e", tables)
+    assert got == {"n": [0], "g": [None], "sd": [None], "cd": [0]}
+    assert q("SELECT e.a, t.a AS b FROM e FULL JOIN t ON e.a = t.a ORDER BY b", tables) == {
+        "a": [None, None, None], "b": [1, 2, 3]}
+    assert q("SELECT a FROM t INTERSECT SELECT a FROM e", tables) == {"a": []}
+
+
+def test_global_ordered_string_agg_and_fetch_first() -> None:
+    tables = {"t": pa.table({"a": [1, 2, 3]})}
+    assert q("SELECT string_agg(CAST(a AS TEXT), '-' ORDER BY a DESC) AS g FROM t", tables) == {"g": ["3-2-1"]}
+    assert q("SELECT a FROM t ORDER BY a FETCH FIRST 2 ROWS ONLY", tables) == {"a": [1, 2]}
