@@ -54,3 +54,14 @@ def test_ten_percent_filter_unthrottled(hubspot_factory: Any) -> None:
 
 def test_thirty_percent_filter_splits_at_cap(hubspot_factory: Any) -> None:
     _measure(hubspot_factory, "hs_analytics_num_visits < 66", "unthrottled, past 10k")
+
+
+def test_full_read_through_list_endpoint(hubspot_factory: Any) -> None:
+    conn, emu = hubspot_factory(CONTACTS)
+    conn.tables()
+    before = conn.request_stats()["requests"]
+    t0 = time.perf_counter()
+    got = read(conn, "contacts", ["id", "email", "lifecyclestage", "hs_analytics_num_visits", "createdate"])
+    sent = conn.request_stats()["requests"] - before
+    print(f"\n[unthrottled, no filter] {got.num_rows} rows, {sent} list requests (ideal {math.ceil(got.num_rows / 100)}), {time.perf_counter() - t0:.2f} s")
+    assert sent == math.ceil(got.num_rows / 100)
