@@ -184,6 +184,8 @@ def _timestamp_text(v: Datum) -> Datum:
 
 @handles(exp.Cast, exp.TryCast)
 def _cast(ev: Evaluator, node: exp.Expression) -> Datum:
+    if node.args.get("format") is not None or node.args.get("default") is not None:
+        raise UnsupportedError("CAST ... FORMAT / DEFAULT")
     to, scale = target_type(node.args["to"])
     v = ev.eval(node.this)
     if hasattr(v, "months"):

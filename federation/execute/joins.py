@@ -129,6 +129,9 @@ def join(left: Relation, node: exp.Join, ctx: Context) -> Relation:
     side = (node.side or "").upper()
     if node.args.get("method") or node.args.get("global_"):
         raise UnsupportedError(f"{node.args.get('method') or 'GLOBAL'} JOIN")
+    from federation.execute.select import reject_unknown
+
+    reject_unknown(node, {"this", "on", "side", "kind", "using", "hint"})
     on = node.args.get("on")
     using = node.args.get("using")
     if using:

@@ -35,6 +35,7 @@ def run_query(node: exp.Expression, ctx: Context) -> pa.Table:
     if isinstance(node, (exp.Union, exp.Intersect, exp.Except)):
         from federation.execute.setops import set_operation
 
+        reject_unknown(node, _SETOP_ARGS)
         return _finish(set_operation(node, ctx), node, ctx)
     if isinstance(node, exp.Subquery):
         return _finish(run_query(node.this, ctx), node, ctx)
@@ -89,9 +90,20 @@ def _count(node: exp.Expression | None, ctx: Context, what: str) -> int | None:
     return v
 
 
+_SELECT_ARGS = {"with_", "expressions", "hint", "distinct", "from_", "joins", "where", "group", "having",
+                "order", "limit", "offset"}
+_SETOP_ARGS = {"with_", "this", "expression", "distinct", "order", "limit", "offset"}
+
+
+def reject_unknown(node: exp.Expression, allowed: set[str]) -> None:
+    """Clauses this executor does not implement must fail loudly, never be ignored."""
+    for key, value in node.args.items():
+        if key not in allowed and value not in (None, [], False):
+            raise UnsupportedError(f"{key.rstrip('_').upper()} clause in the Arrow executor")
+
+
 def _select(node: exp.Select, ctx: Context) -> pa.Table:
-    if node.args.get("into") is not None:
-        raise UnsupportedError("SELECT INTO")
+    reject_unknown(node, _SELECT_ARGS)
     distinct = node.args.get("distinct")
     if distinct is not None and distinct.args.get("on") is not None:
         raise UnsupportedError("DISTINCT ON")

@@ -244,7 +244,7 @@ def _ntile(fn: exp.Expression, ev: Evaluator, f: Frame) -> pa.Array:
 
 def _compute(w: exp.Window, ev: Evaluator, perm: np.ndarray, f: Frame) -> pa.Array:
     fn = w.this
-    if w.args.get("alias") is not None or isinstance(fn, (exp.IgnoreNulls, exp.RespectNulls)):
+    if w.args.get("alias") is not None or w.args.get("first") or isinstance(fn, (exp.IgnoreNulls, exp.RespectNulls)):
         raise UnsupportedError("IGNORE/RESPECT NULLS or named windows")
     n = len(perm)
     pos = np.arange(n)

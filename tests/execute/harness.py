@@ -95,8 +95,16 @@ def assert_same(ours: list[tuple[Any, ...]], theirs: list[tuple[Any, ...]], orde
             f"{sql}\nrow {i}: ours {a} != duckdb {b}"
 
 
-def check(sql: str, tables: dict[str, pa.Table], duck_sql: str | None = None) -> pa.Table:
+def optimized(sql: str, tables: dict[str, pa.Table]) -> Any:
+    return optimize(parse_one(sql, read="postgres"), schema=schema_of(tables), dialect="postgres")
+
+
+def check(sql: str, tables: dict[str, pa.Table], duck_sql: str | None = None, same_tree: bool = False) -> pa.Table:
+    """``same_tree``: give DuckDB the optimized tree too, so only the executor is under test
+    (sqlglot's own rewrites are then out of the comparison)."""
     ours = run_ours(sql, tables)
     ordered = parse_one(sql, read="postgres").args.get("order") is not None
+    if same_tree:
+        duck_sql = optimized(sql, tables).sql(dialect="duckdb")
     assert_same(rows_of(ours), run_duckdb(duck_sql or sql, tables), ordered, sql)
     return ours

@@ -6,6 +6,7 @@ import datetime as dt
 import random
 
 import pyarrow as pa
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -78,5 +79,12 @@ PREDICATE = st.recursive(
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(PREDICATE)
 def test_random_predicates_match_duckdb(pred: str) -> None:
-    check(f"SELECT id FROM p WHERE {pred}", TABLES)
-    check(f"SELECT id, ({pred}) AS v FROM p", TABLES)
+    # DuckDB runs the same optimized tree: sqlglot's simplifier has its own bugs (below)
+    check(f"SELECT id FROM p WHERE {pred}", TABLES, same_tree=True)
+    check(f"SELECT id, ({pred}) AS v FROM p", TABLES, same_tree=True)
+
+
+@pytest.mark.xfail(strict=True, reason="sqlglot 30.30 simplify merges `i > 0 AND 0 <= i` into `i >= 0` "
+                                       "(a reversed comparison takes the wrong bound); found by the test above")
+def test_sqlglot_simplify_keeps_reversed_range_bounds() -> None:
+    check("SELECT id FROM p WHERE i > 0 AND 0 <= i", TABLES)
