@@ -56,8 +56,10 @@ def _norm(v: Any) -> Any:
         return v
     if isinstance(v, int):
         return float(v)
-    if isinstance(v, dt.datetime) and v.tzinfo is not None:
-        return v.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    if isinstance(v, dt.datetime):
+        return v.astimezone(dt.timezone.utc).replace(tzinfo=None) if v.tzinfo is not None else v
+    if isinstance(v, dt.date):  # sqlglot folds DATE - INTERVAL to a DATE literal: compare the instant
+        return dt.datetime(v.year, v.month, v.day)
     return v
 
 
