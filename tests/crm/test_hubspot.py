@@ -70,10 +70,19 @@ class TestHubSpotConformance(CrmConformance):
         )
 
 
-@pytest.fixture()
-def crm(hubspot_factory: Any) -> tuple[Any, Any, pa.Table]:
-    conn, emu = hubspot_factory(400)
-    return conn, emu, read(conn, "contacts")
+@pytest.fixture(scope="module")
+def crm(tmp_path_factory: Any) -> Any:
+    """One read-only emulator and connector for the module (tests clear the log, never inject faults)."""
+    from connectors.crm.hubspot import HubSpotConnector
+    from connectors.emulators.hubspot import HubSpotEmulator
+    from tests.crm.conftest import FAST_HUBSPOT, FAST_HUBSPOT_OPTIONS, source_config
+
+    emu = HubSpotEmulator(contacts=400, **FAST_HUBSPOT).start()
+    opts = {"type": "hubspot", "base_url": emu.url, "token": emu.token, **FAST_HUBSPOT_OPTIONS}
+    conn = HubSpotConnector(source_config("crm", "hubspot", **opts), tmp_path_factory.mktemp("ws"))
+    yield conn, emu, read(conn, "contacts")
+    conn.close()
+    emu.stop()
 
 
 def _sent_operators(emu: Any) -> set[str]:
