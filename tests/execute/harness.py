@@ -15,8 +15,10 @@ from federation.execute import execute
 from tests.execute.data import schema_of
 
 
-def run_ours(sql: str, tables: dict[str, pa.Table]) -> pa.Table:
-    tree = optimize(parse_one(sql, read="postgres"), schema=schema_of(tables), dialect="postgres")
+def run_ours(sql: str, tables: dict[str, pa.Table], isolated: bool = False) -> pa.Table:
+    """``isolated``: the planner's shape, one CTE per physical table (leave_tables_isolated)."""
+    tree = optimize(parse_one(sql, read="postgres"), schema=schema_of(tables), dialect="postgres",
+                    leave_tables_isolated=isolated)
     return execute(tree, tables)
 
 
@@ -99,10 +101,11 @@ def optimized(sql: str, tables: dict[str, pa.Table]) -> Any:
     return optimize(parse_one(sql, read="postgres"), schema=schema_of(tables), dialect="postgres")
 
 
-def check(sql: str, tables: dict[str, pa.Table], duck_sql: str | None = None, same_tree: bool = False) -> pa.Table:
+def check(sql: str, tables: dict[str, pa.Table], duck_sql: str | None = None, same_tree: bool = False,
+          isolated: bool = False) -> pa.Table:
     """``same_tree``: give DuckDB the optimized tree too, so only the executor is under test
     (sqlglot's own rewrites are then out of the comparison)."""
-    ours = run_ours(sql, tables)
+    ours = run_ours(sql, tables, isolated)
     ordered = parse_one(sql, read="postgres").args.get("order") is not None
     if same_tree:
         duck_sql = optimized(sql, tables).sql(dialect="duckdb")

@@ -185,5 +185,11 @@ def test_matches_duckdb(sql: str) -> None:
     check(sql, TABLES)
 
 
+@pytest.mark.parametrize("sql", QUERIES[::3])
+def test_matches_duckdb_in_planner_shape(sql: str) -> None:
+    # the planner optimizes with leave_tables_isolated: every table becomes its own CTE
+    check(sql, TABLES, isolated=True)
+
+
 def test_enough_queries() -> None:
     assert len(QUERIES) >= 80
