@@ -83,6 +83,8 @@ def plan_json(plan: Plan, catalog: Catalog, stats: RunStats | None = None) -> di
                 "seconds": round(st.seconds, 6) if st else 0.0,
                 "dynamic_filter": st.dynamic_filter if st else None,
             }
+            if st is not None and st.requests is not None:
+                entry["analyze"]["http"] = st.requests
         frags.append(entry)
     doc: dict[str, Any] = {
         "query": plan.sql,
@@ -146,6 +148,8 @@ def render_text(doc: dict[str, Any]) -> str:
         if "analyze" in f:
             a = f["analyze"]
             lines.append(f"  fetched: {a['rows']} rows, {a['bytes']} bytes in {a['seconds']:.4f} s")
+            if a.get("http"):
+                lines.append(f"  HTTP: {a['http'].get('requests')} requests, {a['http'].get('retries')} retries")
             d = a.get("dynamic_filter")
             if d:
                 verdict = "pushed" if d.get("used") else f"not pushed ({d.get('reason')})"

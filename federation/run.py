@@ -29,6 +29,8 @@ class FragmentStats:
     seconds: float = 0.0
     # what the runner decided about dynamic filtering for this fragment
     dynamic_filter: dict[str, object] | None = None
+    # API sources: HTTP requests and retries this fragment caused
+    requests: dict[str, object] | None = None
     request: object = None  # the ScanRequest actually sent
 
 
@@ -40,7 +42,13 @@ class RunStats:
     rows: int = 0
 
 
-def _batches(reader: pa.RecordBatchReader, frag: Fragment, stats: FragmentStats) -> Iterator[pa.RecordBatch]:
+def _request_counts(conn: object) -> dict[str, object] | None:
+    counter = getattr(conn, "request_stats", None)
+    return dict(counter()) if callable(counter) else None
+
+
+def _batches(reader: pa.RecordBatchReader, frag: Fragment, stats: FragmentStats,
+             before: dict[str, object] | None, conn: object) -> Iterator[pa.RecordBatch]:
     """Yield the reader's batches, timing the source and counting what crossed."""
     while True:
         t0 = time.perf_counter()
@@ -48,6 +56,11 @@ def _batches(reader: pa.RecordBatchReader, frag: Fragment, stats: FragmentStats)
             batch = reader.read_next_batch()
         except StopIteration:
             stats.seconds += time.perf_counter() - t0
+            after = _request_counts(conn)
+            if before is not None and after is not None:
+                # counters are per source: fragments of one source read at once share them
+                stats.requests = {k: after[k] - before.get(k, 0) for k in ("requests", "retries")  # type: ignore[operator]
+                                  if isinstance(after.get(k), (int, float))}
             return
         except CdpError:
             raise
@@ -63,6 +76,7 @@ def open_fragment(catalog: Catalog, frag: Fragment, stats: FragmentStats) -> pa.
     import pyarrow as pa
 
     conn = catalog.connector(frag.source)
+    before = _request_counts(conn)
     t0 = time.perf_counter()
     try:
         reader = conn.scan(frag.request)
@@ -76,7 +90,7 @@ def open_fragment(catalog: Catalog, frag: Fragment, stats: FragmentStats) -> pa.
     if list(schema.names) != names and len(schema.names) == len(names):
         schema = pa.schema([f.with_name(n) for f, n in zip(schema, names)])
     return pa.RecordBatchReader.from_batches(
-        schema, (b if b.schema.names == schema.names else b.rename_columns(names) for b in _batches(reader, frag, stats))
+        schema, (b if b.schema.names == schema.names else b.rename_columns(names) for b in _batches(reader, frag, stats, before, conn))
     )
 
 

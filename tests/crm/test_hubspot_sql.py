@@ -62,3 +62,14 @@ def test_explain_shows_the_search_body_with_a_masked_token(env: tuple[Any, Any, 
     assert req["body"]["filterGroups"] == [{"filters": [{"propertyName": "hs_analytics_num_visits", "operator": "GT", "value": "100"}]}]
     assert req["body"]["limit"] == 3 and req["headers"]["Authorization"] == "Bearer [secure]"
     assert frag["analyze"]["rows"] == 3 and emu.token not in str(doc)
+
+
+def test_explain_analyze_counts_http_requests(env: tuple[Any, Any, Any]) -> None:
+    ws, emu, _ = env
+    emu.clear_log()
+    doc = ws.explain("SELECT id FROM crm.contacts WHERE hs_analytics_num_visits > 100", analyze=True)
+    http = doc["fragments"][0]["analyze"]["http"]
+    assert http["requests"] >= 1
+    # explain's own request-count estimate is one more search, made before the run
+    searches = [r for r in emu.requests("POST") if "/search" in r.path]
+    assert http["requests"] == len(searches) - 1
