@@ -105,8 +105,6 @@ def reject_unknown(node: exp.Expression, allowed: set[str]) -> None:
 def _select(node: exp.Select, ctx: Context) -> pa.Table:
     reject_unknown(node, _SELECT_ARGS)
     distinct = node.args.get("distinct")
-    if distinct is not None and distinct.args.get("on") is not None:
-        raise UnsupportedError("DISTINCT ON")
     rel = from_clause(node, ctx)
     where = node.args.get("where")
     if where is not None:
@@ -141,6 +139,8 @@ def _select(node: exp.Select, ctx: Context) -> pa.Table:
         cols.append(flat(broadcast(v, rel.num_rows)))
         names.append(p.alias_or_name)
     out = pa.Table.from_arrays(cols, names=names) if cols else pa.table({})
+    if distinct is not None and distinct.args.get("on") is not None:
+        return _limit(_distinct_on(rel, out, distinct.args["on"], order, ctx, subst), node, ctx)
     if distinct is not None:
         out = distinct_rows(out)
     if order is not None:
@@ -152,6 +152,22 @@ def _select(node: exp.Select, ctx: Context) -> pa.Table:
         keys = keys_of(Evaluator(combined, ctx, subst), order.expressions)
         out = out.take(sort_indices(keys, out.num_rows))
     return _limit(out, node, ctx)
+
+
+def _distinct_on(rel: Relation, out: pa.Table, on: exp.Expression, order: exp.Order | None,
+                 ctx: Context, subst: dict[str, int]) -> pa.Table:
+    """PostgreSQL's DISTINCT ON: the first row of each key group in ORDER BY order."""
+    combined = rel.with_columns(list(out.columns), [(None, n) for n in out.column_names])
+    if order is not None:
+        perm = sort_indices(keys_of(Evaluator(combined, ctx, subst), order.expressions), out.num_rows)
+        out, combined = out.take(perm), combined.take(perm)
+    on_exprs = on.expressions if isinstance(on, exp.Tuple) else [on]
+    ev = Evaluator(combined, ctx, subst)
+    keys = [flat(ev.array(e)) for e in on_exprs]
+    row = pa.array(np.arange(out.num_rows, dtype=np.int64))
+    t = pa.Table.from_arrays(keys + [row], names=[f"k{i}" for i in range(len(keys))] + ["__row"])
+    first = t.group_by([f"k{i}" for i in range(len(keys))], use_threads=False).aggregate([("__row", "min")])
+    return out.take(pa.array(np.sort(first.column("__row_min").to_numpy())))
 
 
 def _output_relation(out: pa.Table, projections: list[exp.Expression]) -> Relation:

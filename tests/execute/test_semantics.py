@@ -144,7 +144,6 @@ def test_type_error_is_query_error() -> None:
     ("SELECT a FROM t WHERE a > ALL (ARRAY[1, 2])", "unsupported"),
     ("SELECT min(a) OVER (ORDER BY a ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS s FROM t", "does not start"),
     ("SELECT sum(a) OVER (ORDER BY a RANGE BETWEEN 1 PRECEDING AND CURRENT ROW) AS s FROM t", "RANGE with an offset"),
-    ("SELECT DISTINCT ON (s) s, a FROM t ORDER BY s, a", "DISTINCT ON"),
     ("SELECT age(CAST('2024-01-01' AS TIMESTAMP)) AS x FROM t", "age"),
 ])
 def test_unsupported_constructs_raise(sql: str, what: str) -> None:
@@ -256,3 +255,10 @@ def test_global_ordered_string_agg_and_fetch_first() -> None:
     tables = {"t": pa.table({"a": [1, 2, 3]})}
     assert q("SELECT string_agg(CAST(a AS TEXT), '-' ORDER BY a DESC) AS g FROM t", tables) == {"g": ["3-2-1"]}
     assert q("SELECT a FROM t ORDER BY a FETCH FIRST 2 ROWS ONLY", tables) == {"a": [1, 2]}
+
+
+def test_distinct_on_keeps_the_first_row_per_key() -> None:
+    got = q("SELECT DISTINCT ON (s) s, a FROM t ORDER BY s, a DESC")
+    assert got == {"s": ["x", "y", None], "a": [7, None, 2]}
+    got = q("SELECT DISTINCT ON (s, a > 0) s, a FROM t ORDER BY s NULLS FIRST, a > 0, a")
+    assert got == {"s": [None, None, "x", "x", "y"], "a": [-7, 2, 0, 7, None]}
