@@ -17,7 +17,8 @@
         pii: [email, phone]          # extra PII columns (fields tagged `pii:` in the model count too);
                                      # a mapping {column: email|phone|other} names the kind
         mode: incremental            # default sync mode: full | incremental | mirror
-        batch_size: 100              # records per request (capped by the destination's limit)
+        batch_size: 100              # records per request (default: the destination's: webhook 500,
+                                     # hubspot 100, salesforce 200, files 10000; capped by its limit)
         destination:
           type: webhook              # csv | parquet | webhook | hubspot | salesforce
           hash_pii: false            # true: PII values become SHA-256 of the normalised value

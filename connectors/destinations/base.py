@@ -85,7 +85,8 @@ class Destination:
     """Base class: subclasses implement ``send`` (and ``open``/``finish`` when needed)."""
 
     type = "destination"
-    max_batch = 1000
+    max_batch = 1000  # the most records one request may carry (the vendor's limit)
+    default_batch = 0  # records per request when the audience sets no batch_size (0: max_batch)
 
     def open(self, mode: Mode) -> None:
         self.mode = mode

@@ -11,7 +11,7 @@ Answers: 2xx acknowledges the batch; a 2xx body ``{"errors": [{"key": k,
 "message": m}]}`` (or ``"index": i``) fails those records only; 400, 413 and
 422 reject the whole batch (it is split to isolate the bad record); 429 and 5xx
 are retried with backoff, honouring Retry-After, within ``retry_budget``
-seconds. Options: ``url``, ``auth_env`` (an environment variable holding the
+seconds. Options: ``url``, ``batch_size`` (records per POST, default 500), ``auth_env`` (an environment variable holding the
 credential), ``auth_header`` (``Authorization``), ``auth_scheme`` (``Bearer``;
 empty for the raw value), ``headers``, ``timeout``, ``retry_budget``.
 """
@@ -30,6 +30,7 @@ REJECT = (400, 413, 422)
 class WebhookDestination(Destination):
     type = "webhook"
     max_batch = 10_000
+    default_batch = 500
 
     def __init__(self, options: dict[str, Any], audience: str, key: str) -> None:
         from connectors.crm.http import CrmHttp
@@ -52,6 +53,8 @@ class WebhookDestination(Destination):
                             timeout=float(options.get("timeout", 30.0)),
                             retry_budget=float(options.get("retry_budget", 60.0)))
         self._idem = ""
+        if options.get("batch_size"):
+            self.default_batch = int(options["batch_size"])
 
     def send(self, batch: Batch) -> BatchResult:
         self._idem = batch.idempotency_key

@@ -118,7 +118,8 @@ class _Run:
             else:
                 self.dest = create_destination(spec.destination, spec.name, spec.key, self.ws.root,
                                                sources=self.ws.config.sources)
-                size = min(self.batch_size or spec.batch_size or self.dest.max_batch, self.dest.max_batch)
+                size = self.batch_size or spec.batch_size or self.dest.default_batch or self.dest.max_batch
+                size = min(size, self.dest.max_batch)
                 report = self.dest.write(self._batches(size), self.mode, spec.key, on_ack=self._ack)  # type: ignore[arg-type]
                 for ch in self.forget:  # left the audience; not deleted downstream in this mode
                     self.state.failed.pop(ch.key, None)

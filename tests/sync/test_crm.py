@@ -59,9 +59,12 @@ def test_hubspot_upsert_list_membership_and_mirror(tmp_path: Path, hubspot: HubS
     # phone (a TEXT column) carries a revenue figure here; one value is not a number
     _execute(root, "UPDATE customers SET phone = CAST(customer_id * 10 AS TEXT)",
              f"UPDATE customers SET phone = 'n/a' WHERE customer_id = {bad['customer_id']}")
+    hubspot.burst_429(2, retry_after=0)  # the account is rate limited at first
+    hubspot.fail_500(1)
     with Workspace.load(root) as ws:
         log = run_sync(ws, "hs")
-    upserts = hubspot.requests("POST", UPSERT)
+    assert log.retries == 3
+    upserts = [r for r in hubspot.requests("POST", UPSERT) if r.status in (200, 207)]
     sent = [i["id"] for r in upserts for i in r.body["inputs"]]
     assert sorted(sent) == sorted(c["email"] for c in de) and len(sent) == len(set(sent))
     assert all(len(r.body["inputs"]) <= 7 for r in upserts)
