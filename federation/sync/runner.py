@@ -131,8 +131,9 @@ class _Run:
                 log.failed = dict(report.failed)
                 log.counts["delivered"] = report.delivered
             log.status = "ok"
-        except CdpError as e:
-            log.status, log.error = "failed", self.ws.scrub(e.render())
+        except BaseException as e:  # the log says why the run stopped, whatever stopped it
+            log.status = "failed"
+            log.error = self.ws.scrub(e.render()) if isinstance(e, CdpError) else f"interrupted: {type(e).__name__}"
             raise
         finally:
             self.state.close()
