@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -181,14 +181,3 @@ def diff_audience(audience: Audience, state: Any) -> Diff:
     from models.audiences import as_mapping
 
     return diff_batches(audience.batches(), as_mapping(state), audience.key)
-
-
-def chunks(changes: Iterator[Change], size: int) -> Iterator[list[Change]]:
-    buf: list[Change] = []
-    for ch in changes:
-        buf.append(ch)
-        if len(buf) >= size:
-            yield buf
-            buf = []
-    if buf:
-        yield buf

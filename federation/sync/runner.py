@@ -122,7 +122,8 @@ class _Run:
                 size = min(size, self.dest.max_batch)
                 report = self.dest.write(self._batches(size), self.mode, spec.key, on_ack=self._ack)  # type: ignore[arg-type]
                 for ch in self.forget:  # left the audience; not deleted downstream in this mode
-                    self.state.failed.pop(ch.key, None)
+                    if self.state.failed.pop(ch.key, None) is not None:
+                        self.state.dirty = True
                 if self.forget:
                     self.state.record("delete", [(ch.key, None, None) for ch in self.forget])
                 self.state.compact()
@@ -186,6 +187,7 @@ class _Run:
             self.state.failed[k] = why
         for k in result.ok:
             self.state.failed.pop(k, None)
+        self.state.dirty = True
         if batch.op == "delete":
             self.state.record("delete", [(k, None, None) for k in result.ok])
         else:

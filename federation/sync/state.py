@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 SNAPSHOT, JOURNAL, FAILED = "snapshot.arrow", "journal.jsonl", "failed.json"
@@ -42,12 +43,16 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so a reader sees the old or the new file, never a mix."""
+def atomic_write(path: Path, data: bytes | Callable[[Any], None]) -> None:
+    """Write ``data`` (bytes, or a function writing to a binary file) to ``path`` so a
+    reader sees the old or the new file, never a mix: temp file, fsync, rename, fsync folder."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as f:
-        f.write(data)
+        if callable(data):
+            data(f)
+        else:
+            f.write(data)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
@@ -63,6 +68,7 @@ class SyncState:
         self.refs: dict[str, str] = {}  # destination record ids (HubSpot id, Salesforce Id)
         self.failed: dict[str, str] = {}
         self.replayed = 0  # journal lines replayed at load (batches of an interrupted run)
+        self.dirty = False  # changed since load: compaction has something to write
         self._journal: Any = None
 
     # -- loading ------------------------------------------------------------------------
@@ -113,6 +119,7 @@ class SyncState:
     def record(self, op: str, rows: list[tuple[str, str, str | None]]) -> None:
         """Apply an acknowledged batch and make it durable before returning."""
         self._apply({"op": op, "rows": rows})
+        self.dirty = True
         if self.folder is None:
             return
         if self._journal is None:
@@ -132,26 +139,27 @@ class SyncState:
         if self._journal is not None:
             self._journal.close()
             self._journal = None
+        if not self.dirty and not self.replayed:
+            return  # nothing changed since the last snapshot
         keys = list(self.hashes)
         table = pa.table({
             "key": pa.array(keys, pa.string()),
-            "hash": pa.array([self.hashes[k] for k in keys], pa.string()),
-            "ref": pa.array([self.refs.get(k) for k in keys], pa.string()),
+            "hash": pa.array(self.hashes.values(), pa.string()),
+            "ref": pa.array([self.refs.get(k) for k in keys] if self.refs else [None] * len(keys), pa.string()),
         })
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_file(sink, table.schema) as w:
-            w.write_table(table)
-        atomic_write(self.folder / SNAPSHOT, sink.getvalue().to_pybytes())
+        del keys
+
+        def write(f: Any) -> None:
+            with pa.ipc.new_file(f, table.schema) as w:
+                w.write_table(table, max_chunksize=65_536)
+
+        atomic_write(self.folder / SNAPSHOT, write)
         atomic_write(self.folder / JOURNAL, b"")
         atomic_write(self.folder / FAILED, json.dumps(self.failed, sort_keys=True, indent=1).encode())
+        self.dirty = False
+        self.replayed = 0
 
     def close(self) -> None:
         if self._journal is not None:
             self._journal.close()
             self._journal = None
-
-    def reset(self) -> None:
-        """--full-resync: forget what was sent (the next compaction persists it)."""
-        self.hashes.clear()
-        self.refs.clear()
-        self.failed.clear()
