@@ -8,6 +8,14 @@ three-valued logic, integer division truncating toward zero, NULLs sorting as
 the largest value, division by zero an error. A construct the executor does
 not implement raises ``UnsupportedError``; bad types raise ``QueryError``.
 
+Covered: joins of every kind (Acero hash joins on the equi-keys, the other ON
+conjuncts applied to the matched pairs), WHERE, GROUP BY / HAVING with hash
+aggregates (FILTER, DISTINCT, STRING_AGG ... ORDER BY), windows (ranking, LAG/LEAD,
+FIRST/LAST_VALUE, running and ROWS-framed SUM/COUNT/AVG, MIN/MAX), DISTINCT [ON],
+ORDER BY / LIMIT / OFFSET / FETCH, UNION / INTERSECT / EXCEPT [ALL], CTEs,
+uncorrelated IN / EXISTS / scalar / ANY / ALL subqueries, and PostgreSQL's common
+scalar functions (text, math, dates, intervals, casts).
+
 Modules: ``select`` (query pipeline), ``joins``, ``aggregate``, ``window``,
 ``setops``, ``expressions`` (evaluator core and logic), ``arithmetic``,
 ``functions`` (CASE, CAST, math), ``text``, ``temporal``, ``subqueries``,
