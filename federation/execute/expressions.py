@@ -209,10 +209,10 @@ _CMP = {exp.EQ: "equal", exp.NEQ: "not_equal", exp.GT: "greater", exp.GTE: "grea
 
 
 def compare(op: str, a: Datum, b: Datum) -> Datum:
-    if hasattr(a, "months") or hasattr(b, "months"):  # an INTERVAL literal
-        from federation.execute.temporal import interval_scalar
+    if hasattr(a, "months") or hasattr(b, "months"):  # an INTERVAL literal or AGE's result
+        from federation.execute.temporal import interval_operands
 
-        a, b = interval_scalar(a), interval_scalar(b)
+        a, b = interval_operands(a, b)
     a, b = coerce_pair(a, b)
     if pa.types.is_null(a.type):
         return pa.scalar(None, pa.bool_()) if isinstance(a, pa.Scalar) and isinstance(b, pa.Scalar) \

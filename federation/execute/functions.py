@@ -189,6 +189,8 @@ def _cast(ev: Evaluator, node: exp.Expression) -> Datum:
     to, scale = target_type(node.args["to"])
     v = ev.eval(node.this)
     if hasattr(v, "months"):
+        if isinstance(node.parent, exp.Extract):
+            return v  # sqlglot wraps AGE(...) in CAST(... AS TIMESTAMP) under EXTRACT: keep the interval
         raise UnsupportedError("CAST of an interval")
     safe = isinstance(node, exp.TryCast) and bool(node.args.get("safe", True))
     out = cast_to(v, to, safe=safe, rounding=round_mode(node.this))

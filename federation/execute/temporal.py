@@ -177,6 +177,8 @@ def extract(field: str, v: Datum) -> Datum:
     field = {"dayofweek": "dow", "dayofyear": "doy", "days": "day", "years": "year",
              "months": "month", "hours": "hour", "minutes": "minute", "seconds": "second",
              "milliseconds": "millisecond", "microseconds": "microsecond"}.get(field, field)
+    if isinstance(v, IntervalArray):
+        return extract_interval(field, v)
     if isinstance(v, IntervalValue):
         if field == "epoch":
             return pa.scalar(v.months * 30 * 86400 + v.micros / 1e6)
@@ -213,8 +215,11 @@ def _date_of(ev: Evaluator, node: exp.Expression) -> Datum:
     return cast_to(ev.eval(node.this), pa.date32())
 
 
-def interval_array(iv: IntervalValue, n: int) -> pa.Array:
-    """An interval as a result column: fixed-length intervals become durations."""
+def interval_array(iv: IntervalValue | IntervalArray, n: int) -> pa.Array:
+    """An interval as a result column: AGE's become month_day_nano intervals, fixed-length
+    literals durations."""
+    if isinstance(iv, IntervalArray):
+        return iv.to_arrow()
     if iv.months:
         raise UnsupportedError("an interval with months or years as a result column")
     return pa.nulls(n, DUR).fill_null(pa.scalar(iv.micros, DUR))
@@ -271,8 +276,109 @@ def _to_timestamp(ev: Evaluator, node: exp.Expression) -> Datum:
     return us.cast(TSZ)
 
 
-def interval_scalar(v: object) -> object:
-    """A fixed-length INTERVAL as a duration scalar, for comparisons with durations."""
+MDN = pa.month_day_nano_interval()
+_DAY_US = 86_400_000_000
+
+
+@dataclass
+class IntervalArray:
+    """A column of PostgreSQL intervals (AGE's result), kept as numpy fields."""
+
+    months: np.ndarray
+    days: np.ndarray
+    micros: np.ndarray
+    null: np.ndarray
+
+    @property
+    def type(self) -> pa.DataType:
+        return MDN
+
+    def to_arrow(self) -> pa.Array:
+        values = [None if self.null[i] else (int(self.months[i]), int(self.days[i]), int(self.micros[i]) * 1000)
+                  for i in range(len(self.null))]
+        return pa.array(values, MDN)
+
+    def span(self) -> pa.Array:
+        """PostgreSQL orders intervals by months * 30 days + days + time."""
+        total = (self.months * 30 + self.days) * _DAY_US + self.micros
+        return pa.array(total, pa.int64(), mask=self.null)
+
+
+def _components(ts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    day = ts.astype("datetime64[D]")
+    month = ts.astype("datetime64[M]")
+    year = ts.astype("datetime64[Y]")
+    return (year.astype(np.int64) + 1970, (month - year.astype("datetime64[M]")).astype(np.int64) + 1,
+            (day - month.astype("datetime64[D]")).astype(np.int64) + 1,
+            (ts - day.astype("datetime64[us]")).astype(np.int64))
+
+
+def _month_length(year: np.ndarray, month: np.ndarray) -> np.ndarray:
+    m = ((year - 1970) * 12 + (month - 1)).astype("datetime64[M]")
+    return ((m + 1).astype("datetime64[D]") - m.astype("datetime64[D]")).astype(np.int64)
+
+
+def _as_ts_array(v: Datum, n: int) -> pa.Array:
+    if pa.types.is_date(v.type) or (pa.types.is_timestamp(v.type) and v.type.tz):
+        v = v.cast(TS)
+    if not pa.types.is_timestamp(v.type):
+        raise QueryError(f"function age({sql_type_name(v.type)}) does not exist")
+    if isinstance(v, pa.Scalar):
+        return pa.nulls(n, TS) if not v.is_valid else pa.nulls(n, TS).fill_null(v.cast(TS))
+    return flat(v).cast(TS)
+
+
+def age(a: Datum, b: Datum) -> IntervalArray:
+    """PostgreSQL's AGE(a, b): years, months and days between two instants, borrowing days
+    from the earlier instant's month (so age('2024-03-01', '2024-01-31') is 1 mon 1 day)."""
+    n = max(1 if isinstance(x, pa.Scalar) else len(x) for x in (a, b))
+    xa, ya = _as_ts_array(a, n), _as_ts_array(b, n)
+    null = pc.or_(pc.is_null(xa), pc.is_null(ya)).to_numpy(zero_copy_only=False)
+    x, y = (pc.fill_null(c, pa.scalar(0, TS)).to_numpy(zero_copy_only=False).astype("datetime64[us]") for c in (xa, ya))
+    neg = x < y
+    hi, lo = np.where(neg, y, x), np.where(neg, x, y)
+    (y1, m1, d1, t1), (y2, m2, d2, t2) = _components(hi), _components(lo)
+    months, days, micros = (y1 - y2) * 12 + (m1 - m2), d1 - d2, t1 - t2
+    borrow = micros < 0
+    micros, days = np.where(borrow, micros + _DAY_US, micros), np.where(borrow, days - 1, days)
+    length = _month_length(y2, m2)
+    while (days < 0).any():
+        short = days < 0
+        days, months = np.where(short, days + length, days), np.where(short, months - 1, months)
+    sign = np.where(neg, -1, 1)
+    return IntervalArray(sign * months, sign * days, sign * micros, null)
+
+
+def extract_interval(field: str, v: IntervalArray) -> pa.Array:
+    years = np.trunc(v.months / 12).astype(np.int64)
+    out = {"year": years, "month": v.months - years * 12, "day": v.days,
+           "hour": v.micros // 3_600_000_000, "minute": (v.micros // 60_000_000) % 60,
+           "epoch": years * 365.25 * 86400 + (v.months - years * 12) * 30 * 86400 + v.days * 86400 + v.micros / 1e6,
+           }.get(field)
+    if out is None:
+        raise UnsupportedError(f"EXTRACT({field.upper()} FROM interval)")
+    return pa.array(out, mask=v.null)
+
+
+def interval_operands(a: object, b: object) -> tuple[object, object]:
+    """Make interval operands comparable: AGE's intervals compare by span (months as 30 days,
+    as PostgreSQL orders intervals); fixed-length INTERVAL literals against durations."""
+    if isinstance(a, IntervalArray) or isinstance(b, IntervalArray):
+        return _span(a), _span(b)
+    return _fixed(a), _fixed(b)
+
+
+def _span(v: object) -> object:
+    if isinstance(v, IntervalArray):
+        return v.span()
+    if isinstance(v, IntervalValue):
+        return pa.scalar(v.months * 30 * _DAY_US + v.micros, pa.int64())
+    if isinstance(v, (pa.Array, pa.ChunkedArray, pa.Scalar)) and pa.types.is_duration(v.type):
+        return v.cast(pa.int64())
+    raise QueryError("operator does not exist: interval and " + sql_type_name(v.type))  # type: ignore[attr-defined]
+
+
+def _fixed(v: object) -> object:
     if not isinstance(v, IntervalValue):
         return v
     if v.months:

@@ -317,6 +317,13 @@ def _anonymous(ev: Evaluator, node: exp.Expression) -> Datum:
         return _length(ev, exp.Length(this=args[0]))
     if name == "btrim" and len(args) == 1:
         return _trim(ev, exp.Trim(this=args[0]))
+    if name == "age" and len(args) in (1, 2):
+        from federation.execute.temporal import age
+
+        if len(args) == 2:
+            return age(ev.eval(args[0]), ev.eval(args[1]))  # type: ignore[return-value]
+        midnight = pa.scalar(ev.ctx.now.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None), pa.timestamp("us"))
+        return age(midnight, ev.eval(args[0]))  # type: ignore[return-value]
     if name == "now" and not args:
         from federation.execute.temporal import _now
 
