@@ -144,7 +144,8 @@ def test_type_error_is_query_error() -> None:
     ("SELECT a FROM t WHERE a > ALL (ARRAY[1, 2])", "unsupported"),
     ("SELECT min(a) OVER (ORDER BY a ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS s FROM t", "does not start"),
     ("SELECT sum(a) OVER (ORDER BY a RANGE BETWEEN 1 PRECEDING AND CURRENT ROW) AS s FROM t", "RANGE with an offset"),
-    ("SELECT age(CAST('2024-01-01' AS TIMESTAMP)) AS x FROM t", "age"),
+    ("SELECT make_date(2024, 1, 2) AS x FROM t", "make_date"),
+    ("SELECT CAST(INTERVAL '1 day' AS TEXT) AS x FROM t", "CAST of an interval"),
 ])
 def test_unsupported_constructs_raise(sql: str, what: str) -> None:
     with pytest.raises(UnsupportedError, match=what):
@@ -262,3 +263,8 @@ def test_distinct_on_keeps_the_first_row_per_key() -> None:
     assert got == {"s": ["x", "y", None], "a": [7, None, 2]}
     got = q("SELECT DISTINCT ON (s, a > 0) s, a FROM t ORDER BY s NULLS FIRST, a > 0, a")
     assert got == {"s": [None, None, "x", "x", "y"], "a": [-7, 2, 0, 7, None]}
+
+
+def test_age_is_an_interval_column() -> None:
+    out = q("SELECT age(TIMESTAMP '2024-03-01', TIMESTAMP '2024-01-31') AS a")
+    assert out == {"a": [pa.MonthDayNano([1, 1, 0])]}
