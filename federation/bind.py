@@ -86,19 +86,99 @@ def _unknown_bare_table(table: exp.Table, catalog: Catalog, sql: str, entities: 
     )
 
 
+_FLIP: dict[type[exp.Expression], type[exp.Expression]] = {
+    exp.GT: exp.LT, exp.GTE: exp.LTE, exp.LT: exp.GT, exp.LTE: exp.GTE, exp.EQ: exp.EQ, exp.NEQ: exp.NEQ,
+}
+
+
+def _column_first(query: exp.Query) -> exp.Query:
+    """``0 <= i`` → ``i >= 0`` before optimizing: sqlglot 30.30's simplify merges
+    ``i > 0 AND 0 <= i`` into ``i >= 0`` (a wrong answer) when a literal comes first."""
+
+    def flip(node: exp.Expression) -> exp.Expression:
+        kind = _FLIP.get(type(node))
+        if kind is not None and isinstance(node.this, exp.Literal) and not isinstance(node.expression, exp.Literal):
+            return kind(this=node.expression, expression=node.this)
+        return node
+
+    return query.transform(flip)  # type: ignore[return-value]
+
+
 def bind(
     query: exp.Query, catalog: Catalog, sql: str, extra_names: Callable[[], list[str]] | None = None
 ) -> tuple[exp.Query, set[tuple[str, str]]]:
     """Check names and optimize. Returns the optimized query and the tables it reads."""
     refs = physical_tables(query, catalog, sql, extra_names)
     schema = catalog.schema_for(refs)
+    query = _column_first(query)
+    query = equalities_to_in(query)
+    _check_limits(query, sql)
     try:
         optimized = optimize(query, schema=schema, dialect="postgres", leave_tables_isolated=True)
     except OptimizeError as e:
         raise _column_error(str(e), query, catalog, refs, sql) from None
     except SqlglotError as e:
         raise QueryError(f"cannot plan this query: {e}", sql=sql) from None
+    except RecursionError:
+        raise QueryError("cannot plan this query: it is nested too deeply",
+                         hint="Flatten it: CTEs instead of nested subqueries, IN (...) instead of OR chains.") from None
+    except (AttributeError, TypeError, KeyError, IndexError, ValueError) as e:
+        # sqlglot's optimizer on odd but parseable input; a message, never a traceback
+        raise QueryError(f"cannot plan this query (internal error in the SQL optimizer: {type(e).__name__})",
+                         sql=sql, hint="Rewrite the expression; please report this query.") from None
     return optimized, refs  # type: ignore[return-value]
+
+
+def _check_limits(query: exp.Query, sql: str) -> None:
+    """LIMIT/OFFSET literals must be whole numbers a source can take (0 .. 2^63-1):
+    ``LIMIT 1.5`` or ``LIMIT 1e40`` reached SQLite as a datatype mismatch (fuzzing)."""
+    for node in query.find_all(exp.Limit, exp.Offset, exp.Fetch):
+        value = node.args.get("count") if isinstance(node, exp.Fetch) else node.expression
+        if value is None or isinstance(value, exp.Null):
+            continue
+        neg = isinstance(value, exp.Neg)
+        lit = value.this if neg else value
+        if not isinstance(lit, exp.Literal):
+            continue
+        word = type(node).__name__.upper().replace("FETCH", "FETCH FIRST")
+        ok = not lit.is_string and lit.this.isdigit() and not neg and int(lit.this) < 2**63
+        if not ok:
+            raise QueryError(f"{word} must be a whole number from 0 to {2**63 - 1}, got {value.sql()[:40]}", sql=sql,
+                             position=(node_position(sql, lit) or ((1, 1), 1))[0])
+
+
+def equalities_to_in(query: exp.Query) -> exp.Query:
+    """``c = 1 OR c = 2 OR ...`` → ``c IN (1, 2, ...)``: the same answer under
+    three-valued logic, and sqlglot's simplifier is quadratic in such OR chains
+    (300 terms took 20 s to plan)."""
+
+    def repl(node: exp.Expression) -> exp.Expression:
+        if not isinstance(node, exp.Or) or isinstance(node.parent, exp.Or):
+            return node
+        terms = list(node.flatten())
+        groups: dict[str, list[exp.Expression]] = {}
+        rest: list[exp.Expression] = []
+        for t in terms:
+            t = t.unnest()
+            if isinstance(t, exp.EQ):
+                col, lit = (t.this, t.expression) if isinstance(t.this, exp.Column) else (t.expression, t.this)
+                if isinstance(col, exp.Column) and isinstance(lit, exp.Literal):
+                    groups.setdefault(col.sql(), []).append(t)
+                    continue
+            rest.append(t)
+        if all(len(g) < 3 for g in groups.values()):
+            return node  # short chains: leave the user's form (and explain output) alone
+        out: list[exp.Expression] = []
+        for g in groups.values():
+            if len(g) < 3:
+                out += g
+                continue
+            col = g[0].this if isinstance(g[0].this, exp.Column) else g[0].expression
+            lits = [x.expression if isinstance(x.this, exp.Column) else x.this for x in g]
+            out.append(exp.In(this=col.copy(), expressions=[v.copy() for v in lits]))
+        return exp.or_(*out, *rest, copy=False) if len(out) + len(rest) > 1 else (out + rest)[0]
+
+    return query.transform(repl, copy=True)  # type: ignore[return-value]
 
 
 def _column_error(
