@@ -100,8 +100,10 @@ def test_unknown_table_suggests_source_table(ws) -> None:  # type: ignore[no-unt
 
 def test_reversed_range_bounds_keep_their_meaning(ws) -> None:  # type: ignore[no-untyped-def]
     # sqlglot 30.30 alone simplifies `age > 30 AND 30 <= age` to `age >= 30`
-    sql = "SELECT id FROM {t} WHERE age > 30 AND 30 <= age"
+    age = next(a for a in TABLES["customers"].column("age").to_pylist() if a is not None)
+    sql = f"SELECT id FROM {{t}} WHERE age > {age} AND {age} <= age"
     want = duckdb_answer(sql.format(t="customers"), TABLES)
     assert_same_rows(ws.query(sql.format(t="shop.customers")), want, ordered=False)
-    sql = "SELECT customer_id FROM {t} WHERE value > 10 AND 10 <= value"
+    value = next(v for v in TABLES["events"].column("value").to_pylist() if v is not None)
+    sql = f"SELECT customer_id FROM {{t}} WHERE value > {value} AND {value} <= value"
     assert_same_rows(ws.query(sql.format(t="ev.events")), duckdb_answer(sql.format(t="events"), TABLES), ordered=False)
