@@ -82,44 +82,48 @@ class RowHasher:
         return out
 
 
-def batch_keys(arr: Any) -> list[str | None]:
-    """Key values as text (integral floats without '.0', as key_text does)."""
+def batch_keys(arr: Any) -> Any:
+    """Key values as an Arrow text array (integral floats without '.0', as key_text does)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if pa.types.is_floating(arr.type):
-        return [key_text(v) for v in arr.to_pylist()]
-    try:
-        return pc.cast(arr, pa.string()).to_pylist()
-    except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
-        return [key_text(v) for v in arr.to_pylist()]
+    if not pa.types.is_floating(arr.type):
+        try:
+            return pc.cast(arr, pa.string())
+        except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
+            pass
+    return pa.array([key_text(v) for v in arr.to_pylist()], pa.string())
 
 
 class Differ:
-    """Feed batches; get the rows to send. ``force`` treats every row as changed (full resync)."""
+    """Feed batches; get the rows to send. ``force`` treats every row as changed (full resync).
+
+    Memory: the old state (a dict) plus the keys seen so far as Arrow text arrays
+    (a few bytes per key, not a Python set)."""
 
     def __init__(self, old: Mapping[str, str], key: str, force: bool = False) -> None:
         self.old, self.key, self.force = old, key, force
-        self.seen: set[str] = set()
+        self.seen: list[Any] = []  # Arrow arrays of the keys read, non-null
         self.counts = DiffCounts()
         self._hasher: RowHasher | None = None
 
     def feed(self, batch: pa.RecordBatch) -> list[Change]:
+        import pyarrow.compute as pc
+
         names = batch.schema.names
         if self._hasher is None:
             self._hasher = RowHasher(names)
-        keys = batch_keys(batch.column(names.index(self.key)))
+        key_arr = batch_keys(batch.column(names.index(self.key)))
+        self.seen.append(pc.drop_null(key_arr))
+        keys = key_arr.to_pylist()
         hashes = self._hasher.batch(batch)
         picked: list[tuple[int, str, str, str]] = []
-        c, old, seen, force = self.counts, self.old, self.seen, self.force
+        c, old, force = self.counts, self.old, self.force
         c.read += len(keys)
         for i, (key, h) in enumerate(zip(keys, hashes)):
             if key is None:
                 c.no_key += 1
                 continue
-            if key in seen:
-                c.duplicate_keys += 1
-            seen.add(key)
             before = old.get(key)
             if before is None:
                 c.added += 1
@@ -135,8 +139,17 @@ class Differ:
         return [Change(op, key, h, row) for (_, op, key, h), row in zip(picked, rows)]
 
     def removed(self) -> list[Change]:
-        gone = [Change("remove", k, h, None) for k, h in self.old.items() if k not in self.seen]
+        """Keys of the old state the audience no longer returns (call once, after the last batch)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        seen = pa.chunked_array(self.seen, pa.string()) if self.seen else pa.chunked_array([], pa.string())
+        self.counts.duplicate_keys = len(seen) - pc.count_distinct(seen).as_py()
+        old_keys = pa.array(list(self.old), pa.string())
+        gone_mask = pc.invert(pc.is_in(old_keys, value_set=seen.combine_chunks()))
+        gone = [Change("remove", k, self.old[k], None) for k in pc.filter(old_keys, gone_mask).to_pylist()]
         self.counts.removed = len(gone)
+        self.seen = []
         return gone
 
 
