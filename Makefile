@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test clean
+.PHONY: demo test fuzz bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,23 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -q
+
+# the metamorphic fuzzer for longer than the suite's short run: make fuzz SECONDS=600 SEED=7
+SECONDS ?= 120
+SEED ?= 1
+fuzz: $(VENV)/.installed-dev
+	$(BIN)/python -m tests.fuzz.metamorphic --seconds $(SECONDS) --seed $(SEED)
+
+# bench/ in its own virtualenv (DuckDB 1.5.5 with its offline postgres scanner)
+BENCH_VENV ?= .venv-bench
+$(BENCH_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e '.[bench]'
+	touch $@
+
+bench: $(BENCH_VENV)/.installed
+	test -d bench/data/events || $(BENCH_VENV)/bin/python -m bench.generate
+	$(BENCH_VENV)/bin/python -m bench.run
 
 clean:
 	rm -rf $(VENV) configs/data build dist *.egg-info .pytest_cache
