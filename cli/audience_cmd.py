@@ -117,6 +117,12 @@ def sync(
     from federation.sync.runner import run_sync
 
     fmt = check_format(fmt, ("text", "json"))
+    if mode is not None:
+        from federation.errors import UsageError, did_you_mean
+        from models.audiences import MODES
+
+        if mode not in MODES:
+            raise UsageError(f"unknown --mode '{mode}'", hint=did_you_mean(mode, list(MODES)) or f"Modes: {', '.join(MODES)}.")
     ws = state.current.workspace()
     with SyncProgress(f"sync {name}", quiet=quiet) as prog:
         log = run_sync(ws, name, mode=mode, dry_run=dry_run, full_resync=full_resync, as_of=as_of,

@@ -100,7 +100,9 @@ def test_audience_list_preview_export_sync(root: Path, tmp_path: Path) -> None:
     code, out, _ = cdp(root, "audience", "sync", "de_file")
     assert code == 0 and f"0 added, 0 changed, 0 removed, {len(consenting)} unchanged" in out
     code, _, err = cdp(root, "audience", "sync", "de_file", "--mode", "sometimes")
-    assert code == 1 and "unknown sync mode 'sometimes'" in err
+    assert code == 2 and "unknown --mode 'sometimes'" in err
+    code, _, err = cdp(root, "audience", "sync", "de_file", "--mode", "mirorr")
+    assert code == 2 and "Did you mean 'mirror'" in err
 
 
 def test_progress_on_a_terminal_only(root: Path) -> None:
