@@ -91,7 +91,8 @@ class SqliteConnector(AdbcConnector):
                               f"(relative to {self.workspace_dir})",
                               hint=f"Check `path` of source '{self.name}' ({self.config.location}).")
         # mode=ro: the source is only ever read, whatever SQL reaches it
-        return sqlite.connect(f"file:{quote(str(self.path.resolve()))}?mode=ro")
+        # autocommit: a pooled connection must not keep an old read snapshot open
+        return sqlite.connect(f"file:{quote(str(self.path.resolve()))}?mode=ro", autocommit=True)
 
     def discover(self, conn: Any) -> list[TableInfo]:
         cur = conn.cursor()

@@ -309,3 +309,23 @@ def test_generic_missing_driver_names_the_install_command(tmp_path: Path) -> Non
     with pytest.raises(UserError, match="snowflake ADBC driver") as e:
         c.tables()
     assert "pip install adbc-driver-snowflake" in e.value.render()
+
+
+def test_pooled_connections_see_new_rows(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import sqlite3
+
+    from federation import Workspace
+
+    db = tmp_path / "live.db"
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE t (id INTEGER)")
+    con.execute("INSERT INTO t VALUES (1)")
+    con.commit()
+    (tmp_path / "s.yaml").write_text("sources:\n  lite: {type: sqlite, path: live.db}\n")
+    ws = Workspace.load(tmp_path, env={})
+    assert ws.query("SELECT count(*) AS n FROM lite.t").column(0)[0].as_py() == 1
+    con.execute("INSERT INTO t VALUES (2)")
+    con.commit()
+    con.close()
+    assert ws.query("SELECT count(*) AS n FROM lite.t").column(0)[0].as_py() == 2
+    ws.close()
