@@ -329,3 +329,18 @@ def _anonymous(ev: Evaluator, node: exp.Expression) -> Datum:
 
         return _now(ev, exp.CurrentTimestamp())
     raise UnsupportedError(f"function {name}() in the Arrow executor ({node_key(node)[:60]})")
+
+
+@handles(exp.MD5)
+def _md5(ev: Evaluator, node: exp.Expression) -> Datum:
+    """PostgreSQL's md5(text): lower-case hex of the UTF-8 bytes; NULL stays NULL.
+
+    Arrow has no hash kernel: hash each distinct value once in Python."""
+    import hashlib
+
+    v = require_text(ev.eval(node.this), "md5")
+    if isinstance(v, pa.Scalar):
+        return pa.scalar(None if not v.is_valid else hashlib.md5(v.as_py().encode()).hexdigest(), pa.string())
+    encoded = pc.dictionary_encode(flat(v))
+    digests = pa.array([hashlib.md5(s.encode()).hexdigest() for s in encoded.dictionary.to_pylist()], pa.string())
+    return pc.take(digests, encoded.indices)
