@@ -10,6 +10,8 @@ Written under ``<workspace>/data/`` (git-ignored):
 - ``shop.db``: ``customers`` (2,000) and ``orders`` (about 6,000)
 - ``events/month=YYYY-MM/part-0.parquet``: ``events`` (120,000; 10 % of customers have none)
 - ``support_tickets.csv``: ``support_tickets`` (600)
+- ``newsletter_signups.csv``: ``signups`` (1,200; about 2/3 are shop customers, whose
+  emails come back in other case and with stray spaces, 1/3 are not customers)
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ SEED = 20251231
 N_CUSTOMERS = 2_000
 N_EVENTS = 120_000
 N_TICKETS = 600
+N_SIGNUPS = 1_200
 COUNTRIES = (("DE", 0.22), ("US", 0.25), ("FR", 0.14), ("GB", 0.12), ("NL", 0.08),
              ("ES", 0.07), ("IT", 0.07), ("PL", 0.05))
 EVENT_KINDS = (("page_view", 0.58), ("click", 0.22), ("add_to_cart", 0.1),
@@ -155,6 +158,29 @@ def write_tickets(path: Path, rng: random.Random) -> None:
     tmp.replace(path)
 
 
+def write_signups(path: Path, rng: random.Random) -> None:
+    """Newsletter sign-ups: the second source of the demo's merged `customers` profile."""
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as fh:
+        out = csv.writer(fh)
+        out.writerow(["email", "first_name", "country", "opt_in", "subscribed_at"])
+        for i in range(1, N_SIGNUPS + 1):
+            if rng.random() < 0.67:
+                cid = _int(rng, 1, N_CUSTOMERS)
+                first, last = _name_of(cid)
+                email = f"{first}.{last}{cid}@example.com"
+                email = f"  {email.upper()} " if i % 4 == 0 else email.lower()
+            else:
+                first, last = FIRST[_int(rng, 0, len(FIRST) - 1)], LAST[_int(rng, 0, len(LAST) - 1)]
+                email = f"{first}.{last}.news{i}@example.org".lower()
+            # the sign-up form's country is optional, and sometimes disagrees with the shop's
+            country = "" if rng.random() < 0.3 else _pick(rng, COUNTRIES)
+            opted = "true" if rng.random() < 0.8 else "false"
+            subscribed = _moment(rng).strftime("%Y-%m-%dT%H:%M:%SZ")
+            out.writerow([email, first, country, opted, subscribed])
+    tmp.replace(path)
+
+
 def _name_of(cid: int) -> tuple[str, str]:
     """The customer's name as customers() drew it (replayed from the same seed)."""
     if not _NAMES:
@@ -165,7 +191,7 @@ def _name_of(cid: int) -> tuple[str, str]:
 
 _NAMES: dict[int, tuple[str, str]] = {}
 
-FILES = ("shop.db", "events", "support_tickets.csv")
+FILES = ("shop.db", "events", "support_tickets.csv", "newsletter_signups.csv")
 
 
 def missing(data_dir: Path) -> list[str]:
@@ -178,7 +204,8 @@ def build(data_dir: Path, progress: Progress | None = None, force: bool = False)
     todo = list(FILES) if force else missing(data_dir)
     say = progress or (lambda _msg: None)
     # each file has its own stream so rebuilding one does not change the others
-    writers = {"shop.db": write_shop, "events": write_events, "support_tickets.csv": write_tickets}
+    writers = {"shop.db": write_shop, "events": write_events, "support_tickets.csv": write_tickets,
+               "newsletter_signups.csv": write_signups}
     for offset, name in enumerate(FILES):
         if name in todo:
             say(f"writing {name}")

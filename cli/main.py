@@ -49,6 +49,22 @@ app.add_typer(sources_cmd.app, name="sources")
 app.command("demo")(demo_cmd.demo)
 
 
+def _mount_model_commands() -> None:
+    # typer sub-apps of the model, segments and audiences; importing them loads
+    # no pyarrow, sqlglot, httpx or rich (tests/cli/test_startup.py)
+    from cli import audience_cmd, segment_cmd
+    from models.cli import configure as configure_model
+    from models.cli import model_app
+
+    configure_model(lambda: state.current.workspace())
+    app.add_typer(model_app, name="model")
+    app.add_typer(segment_cmd.app, name="segment")
+    app.add_typer(audience_cmd.app, name="audience")
+
+
+_mount_model_commands()
+
+
 def main() -> None:
     """Console-script entry point (pyproject: ``cdp = "cli.main:main"``)."""
     app(prog_name="cdp")

@@ -147,7 +147,7 @@ def test_query_from_stdin(demo_ws: Path) -> None:
 def test_sources_list_and_describe(demo_ws: Path) -> None:
     r = invoke("-w", str(demo_ws), "sources", "list", "--format", "json")
     assert r.exit_code == 0, r.output
-    assert [s["name"] for s in json.loads(r.stdout)] == ["shop", "events", "support"]
+    assert [s["name"] for s in json.loads(r.stdout)] == ["shop", "events", "support", "newsletter"]
     r = invoke("-w", str(demo_ws), "sources", "describe", "shop", "--table", "orders", "--format", "json")
     assert r.exit_code == 0, r.output
     (doc,) = json.loads(r.stdout)
