@@ -46,13 +46,36 @@ def node_position(sql: str, node: exp.Expression) -> tuple[tuple[int, int], int]
     meta = getattr(target, "meta", None) or {}
     if "start" in meta and "end" in meta:
         start, end = int(meta["start"]), int(meta["end"])
-        if isinstance(node, exp.Table) and node.args.get("db") is not None:
-            dmeta = node.args["db"].meta or {}
+        db = node.args.get("db") if isinstance(node, exp.Table) else None
+        if isinstance(db, exp.Expression):  # 'shop..t' parses with db = '' (a str)
+            dmeta = db.meta or {}
             start = int(dmeta.get("start", start))
         return offset_to_position(sql, start), end - start + 1
     if "line" in meta and "col" in meta:
         return (int(meta["line"]), int(meta["col"])), 1
     return None
+
+
+# Deeper trees make sqlglot's recursive optimizer slow or overflow the stack; a
+# real query (TPC-H included) stays far below this.
+MAX_DEPTH = 256
+
+
+def _too_deep() -> QueryError:
+    return QueryError(
+        f"the query is nested too deeply (more than {MAX_DEPTH} levels of expressions or subqueries)",
+        hint="Flatten it: use IN (...) instead of long OR chains, CTEs instead of nested subqueries.",
+    )
+
+
+def _depth(root: exp.Expression) -> int:
+    """Depth of the tree, computed without recursion (the tree may be thousands deep)."""
+    deepest, stack = 0, [(root, 1)]
+    while stack:
+        node, d = stack.pop()
+        deepest = max(deepest, d)
+        stack.extend((child, d + 1) for child in node.iter_expressions())
+    return deepest
 
 
 def parse_query(sql: str, dialect: str = "postgres") -> exp.Query:
@@ -70,7 +93,9 @@ def parse_query(sql: str, dialect: str = "postgres") -> exp.Query:
         raise QueryError(f"syntax error: {desc}", sql=sql, position=start, length=len(highlight) or 1) from None
     except TokenError as e:
         raise QueryError(f"syntax error: {e}", hint="Check quotes and brackets.") from None
-    except (ValueError, RecursionError) as e:  # sqlglot raises these on a few odd inputs
+    except RecursionError:
+        raise _too_deep() from None
+    except ValueError as e:  # sqlglot raises this on a few odd inputs
         raise QueryError(f"syntax error: {e}") from None
     if len(statements) != 1:
         raise NotReadOnlyError(
@@ -84,13 +109,60 @@ def parse_query(sql: str, dialect: str = "postgres") -> exp.Query:
             f"only queries are allowed; this is a {kind} statement",
             hint="fedcdp only reads: write a SELECT (sources are never modified).",
         )
+    if _depth(stmt) > MAX_DEPTH:
+        raise _too_deep()
     bad = next((n for n in stmt.walk() if isinstance(n, _WRITES)), None)
     if bad is not None:
         raise NotReadOnlyError(
             f"the query contains a {type(bad).__name__.upper()}, which would write; fedcdp only reads",
             hint="Remove the data-modifying part (e.g. a DELETE inside WITH).",
         )
+    _check_shape(stmt, sql)
     return stmt
+
+
+_CONDITIONS = (exp.Where, exp.Having, exp.Qualify, exp.Order, exp.Group, exp.Join)
+
+
+def _check_shape(stmt: exp.Query, sql: str) -> None:
+    """Reject trees sqlglot parses leniently but no source accepts (found by fuzzing):
+    a function missing a required argument (``floor()``), an alias inside a
+    condition (``WHERE (a = 1 "x")``), ``x IN 1000`` without brackets."""
+    for node in list(stmt.walk()):
+        if isinstance(node, exp.Select) and not node.expressions:
+            if isinstance(node.parent, exp.Exists) or isinstance(node.parent, exp.Subquery) \
+                    and isinstance(node.parent.parent, exp.Exists):
+                node.set("expressions", [exp.Literal.number(1)])  # PostgreSQL's EXISTS (SELECT FROM ...)
+                continue
+            raise QueryError("syntax error: a SELECT needs at least one column", sql=sql,
+                             hint="List the columns to return, or write SELECT *.")
+        if isinstance(node, exp.Func) and not isinstance(node, exp.Anonymous):
+            problems = node.error_messages()
+            if problems:
+                name = node.sql_name() if hasattr(node, "sql_name") else type(node).__name__.upper()
+                raise QueryError(f"syntax error: {name}() is missing an argument", sql=sql,
+                                 position=_where(sql, node), hint="Check the function's arguments.")
+        elif isinstance(node, exp.Alias) and _in_condition(node):
+            raise QueryError(f"syntax error: an alias (AS {node.alias}) is only allowed in the select list",
+                             sql=sql, position=_where(sql, node.args.get("alias") or node))
+        elif isinstance(node, exp.In) and node.args.get("field") is not None \
+                and not isinstance(node.args["field"], (exp.Unnest, exp.Subquery, exp.Query)):
+            raise QueryError("syntax error: IN needs a bracketed list or a subquery, e.g. x IN (1, 2)",
+                             sql=sql, position=_where(sql, node.args["field"]))
+
+
+def _in_condition(node: exp.Expression) -> bool:
+    parent = node.parent
+    while parent is not None and not isinstance(parent, exp.Query):
+        if isinstance(parent, _CONDITIONS):
+            return True
+        parent = parent.parent
+    return False
+
+
+def _where(sql: str, node: exp.Expression) -> tuple[int, int] | None:
+    found = node_position(sql, node)
+    return found[0] if found else None
 
 
 def _literal(value: Any) -> exp.Expression:
