@@ -106,6 +106,9 @@ class ScanRequest:
     limit: int | None = None
     query: exp.Select | exp.Union | None = None
     key_filter: KeyFilter | None = None
+    # One slice of a partitioned read (connectors/partitions.py), e.g. a FilePartition;
+    # None reads everything. Connectors that cannot honour a kind never receive it.
+    partition: object | None = None
 
 
 @dataclass(frozen=True)

@@ -260,8 +260,8 @@ class FileConnector:
         info = self._info(request.table)
         names = list(request.output_names) or list(request.columns)
         try:
-            scanner = self.dataset(info.name).scanner(columns=self._columns(request, info),
-                                                      filter=self._filter(request, info), batch_size=_BATCH_ROWS)
+            scanner = _only_files(self.dataset(info.name), request.partition).scanner(
+                columns=self._columns(request, info), filter=self._filter(request, info), batch_size=_BATCH_ROWS)
             reader = scanner.to_reader()
         except (pa.ArrowInvalid, OSError) as e:
             raise SourceError(self.name, f"reading '{self._specs[info.name].path}' failed: {e}") from e
@@ -341,6 +341,18 @@ def _sql_precision(t: pa.DataType, fmt: str) -> pa.DataType:
     if fmt != "parquet" and pa.types.is_timestamp(t) and t.unit == "ns":
         return pa.timestamp("us", tz=t.tz)
     return t
+
+
+def _only_files(d: ds.Dataset, partition: object | None) -> ds.Dataset:
+    """The dataset restricted to a FilePartition's files (a partitioned read)."""
+    files = getattr(partition, "files", None)
+    if files is None:
+        return d
+    import pyarrow.dataset as pds
+
+    wanted = set(files)
+    frags = [f for f in d.get_fragments() if f.path in wanted]
+    return pds.FileSystemDataset(frags, d.schema, d.format, d.filesystem)
 
 
 def _limited(reader: pa.RecordBatchReader, schema: pa.Schema, limit: int | None) -> Iterator[pa.RecordBatch]:
