@@ -18,13 +18,22 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import DEFAULT_PG_URI
+from tests.crm.conftest import _fresh_rate_buckets, hubspot_factory  # noqa: F401 - shared fixtures
 
 HUBSPOT_TOKEN = "spark-test-token-3f9a1c"
+
+
+@dataclass(frozen=True)
+class Server:
+    remote: str  # sc://127.0.0.1:PORT
+    log: Path  # the server's (driver's) log
+    trace: Path  # FEDCDP_SPARK_TRACE folder of the executors
 
 
 def _free_port() -> int:
@@ -76,16 +85,18 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture(scope="session")
-def spark_remote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def spark_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     if os.environ.get("FEDCDP_SPARK_TESTS") == "0":
         pytest.skip("FEDCDP_SPARK_TESTS=0")
     pytest.importorskip("pyspark")
     if shutil.which("java") is None:
         pytest.skip("Java is not installed")
     log = tmp_path_factory.mktemp("spark") / "connect-server.log"
-    env = {"TEST_PG_URI": os.environ.get("CDP_TEST_POSTGRES_URI", DEFAULT_PG_URI), "SPARK_TEST_TOKEN": HUBSPOT_TOKEN}
+    pg = os.environ.get("CDP_TEST_POSTGRES_URI", DEFAULT_PG_URI)
+    trace = tmp_path_factory.mktemp("trace")
+    env = {"TEST_PG_URI": pg, "TPCH_PG": pg, "SPARK_TEST_TOKEN": HUBSPOT_TOKEN, "FEDCDP_SPARK_TRACE": str(trace)}
     proc, remote = _start("local-cluster[2,1,1024]", log, env)
     try:
-        yield remote
+        yield Server(remote, log, trace)
     finally:
         _stop(proc)

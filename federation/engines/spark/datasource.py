@@ -82,12 +82,24 @@ class FedcdpReader(DataSourceReader):
         source = json.loads(self.options["fedcdp.source"])
         request = unpack(self.options["fedcdp.requests"])[partition.value]
         target = unpack(self.options["fedcdp.schema"])
+        _trace(source["name"], partition.value)
         try:
             yield from _scan(source, request, target)
         except _Failure:
             raise
         except Exception as e:  # noqa: BLE001 - every failure becomes one readable line
             raise _Failure(_describe(source["name"], e)) from None
+
+
+def _trace(source: str, index: int) -> None:
+    """Diagnostics, off unless the executors' FEDCDP_SPARK_TRACE names a folder:
+    one line per slice read (process id, source, slice), e.g. to see task spread."""
+    import os
+
+    folder = os.environ.get("FEDCDP_SPARK_TRACE")
+    if folder:
+        with open(os.path.join(folder, f"{os.getpid()}.log"), "a", encoding="utf-8") as f:
+            f.write(f"{os.getpid()} {source} {index}\n")
 
 
 def _describe(name: str, e: Exception) -> str:
