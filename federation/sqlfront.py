@@ -25,7 +25,7 @@ _WRITES: tuple[type[exp.Expression], ...] = tuple(
             "Insert", "Update", "Delete", "Merge", "Create", "Drop", "Alter", "AlterTable",
             "TruncateTable", "Command", "Copy", "Grant", "Revoke", "Transaction", "Commit",
             "Rollback", "Set", "Use", "Pragma", "LoadData", "Analyze", "Refresh", "Cache",
-            "Uncache", "Describe", "Into",
+            "Uncache", "Describe", "Into", "Lock",
         )
     )
     if isinstance(t, type)
@@ -104,17 +104,19 @@ def parse_query(sql: str, dialect: str = "postgres") -> exp.Query:
         )
     stmt = statements[0]
     if not isinstance(stmt, exp.Query):
-        kind = type(stmt).__name__.upper()
+        # the user's own first word: sqlglot's class names (COMMAND, ALIAS) mean nothing to them
+        kind = (sql.strip().split() or ["?"])[0].upper().strip("(;")[:20]
         raise NotReadOnlyError(
-            f"only queries are allowed; this is a {kind} statement",
+            f"only queries are allowed; this is {'an' if kind[:1] in 'AEIOU' else 'a'} {kind} statement",
             hint="fedcdp only reads: write a SELECT (sources are never modified).",
         )
     if _depth(stmt) > MAX_DEPTH:
         raise _too_deep()
     bad = next((n for n in stmt.walk() if isinstance(n, _WRITES)), None)
     if bad is not None:
+        kind = {"Lock": "FOR UPDATE/SHARE lock", "TruncateTable": "TRUNCATE"}.get(type(bad).__name__, type(bad).__name__.upper())
         raise NotReadOnlyError(
-            f"the query contains a {type(bad).__name__.upper()}, which would write; fedcdp only reads",
+            f"the query contains {'an' if kind[:1] in 'AEIOU' else 'a'} {kind}, which would write; fedcdp only reads",
             hint="Remove the data-modifying part (e.g. a DELETE inside WITH).",
         )
     _check_shape(stmt, sql)
