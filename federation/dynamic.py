@@ -1,10 +1,11 @@
 """Dynamic filtering at run time: fetch the selective side, then push its keys.
 
 The planner finds the candidate edges (federation/rules/dynamic_filter.py);
-this module decides from what it sees: a fragment waits for a build side only
-when that side is more selective (filtered, aggregated or limited at its
-source, or much smaller by the source's row estimate), and uses the keys only
-when there are few enough for the probe source (its ``max_in_list``).
+this module decides from what it sees. A probe whose join partner is likely
+much smaller (row estimates cut by the pushed filters, or a filtered side
+against an unfiltered one) waits for that partner (at most WAIT_SECONDS), then
+sends its keys when there are few enough for the probe's source (its
+``max_in_list``); every other fragment starts at once.
 """
 
 from __future__ import annotations
@@ -22,6 +23,11 @@ if TYPE_CHECKING:
     from federation.run import FragmentStats
 
 DEFAULT_MAX_KEYS = 50_000
+WAIT_SECONDS = 2.0  # how long a probe waits for its join partner's keys
+# A file scan reads every row group whatever the keys (they are rarely clustered by
+# key), so stopping and re-reading it with a key filter cost more than the join in
+# Arrow: 0.86 s against 0.43 s for 2,004 keys over 10M Parquet events (bench/).
+NOT_REDUCED = frozenset({"parquet", "csv", "jsonl"})
 
 
 def _selective(frag: Fragment) -> bool:
@@ -29,41 +35,49 @@ def _selective(frag: Fragment) -> bool:
     return bool(p.filters) or p.aggregate or p.limit is not None
 
 
-def _estimate(catalog: Catalog, frag: Fragment) -> int | None:
-    if frag.request.table is None:
-        return None
+def _estimate(catalog: Catalog, frag: Fragment) -> float | None:
+    """Rows the fragment may return: the table's row estimate, cut by a classic
+    (System R) guess of 1/10 per pushed filter, floored at 1/1000."""
+    table = frag.request.table
+    if table is None:
+        # a whole query pushed to its source: estimable when it filters one table
+        if len(frag.tables) != 1 or frag.pushed.aggregate or frag.pushed.join:
+            return None
+        table = frag.tables[0]
     try:
-        return catalog.tables(frag.source)[frag.request.table].row_estimate
+        rows = catalog.tables(frag.source)[table].row_estimate
     except Exception:  # estimates are hints; discovery errors surface elsewhere
         return None
+    if rows is None:
+        return None
+    return rows * max(0.1 ** len(frag.pushed.filters), 1e-3)
 
 
-def _waits(catalog: Catalog, build: Fragment, probe: Fragment) -> bool:
-    if _selective(build) and not _selective(probe):
-        return True
-    eb, ep = _estimate(catalog, build), _estimate(catalog, probe)
-    return eb is not None and ep is not None and eb * 10 < ep
+def _build_side(catalog: Catalog, a: Fragment, b: Fragment) -> bool:
+    """Is ``a`` the likely smaller side of a join with ``b``?"""
+    ea, eb = _estimate(catalog, a), _estimate(catalog, b)
+    if ea is not None and eb is not None:
+        return ea * 4 <= eb
+    return _selective(a) and not _selective(b)
 
 
-def schedule(catalog: Catalog, plan: Plan) -> tuple[list[Fragment], list[tuple[Fragment, list[Edge]]]]:
-    """(fetch now, fetch after with these candidate edges)."""
+def probes(catalog: Catalog, plan: Plan) -> dict[str, tuple[Fragment, list[Edge]]]:
+    """Fragments whose fetch may shrink once their likely-smaller join partners are in."""
     by_id = {f.id: f for f in plan.fragments}
-    edges = find_edges(plan.residual)
     waiting: dict[str, list[Edge]] = {}
-    for e in edges:
+    for e in find_edges(plan.residual):
         b, p = by_id.get(e.build), by_id.get(e.probe)
-        if b is None or p is None or p.request.key_filter is not None:
+        if b is None or p is None or p.request.key_filter is not None or p.source_type in NOT_REDUCED:
             continue
-        if _waits(catalog, b, p):
+        if _build_side(catalog, b, p):
             waiting.setdefault(p.id, []).append(e)
-    # a build that itself waits would need a third wave: keep two
-    for pid in list(waiting):
-        waiting[pid] = [e for e in waiting[pid] if e.build not in waiting]
-        if not waiting[pid]:
-            del waiting[pid]
-    first = [f for f in plan.fragments if f.id not in waiting]
-    later = [(by_id[pid], es) for pid, es in waiting.items()]
-    return first, later
+    # a build that is itself reduced would need a third wave: keep two
+    out: dict[str, tuple[Fragment, list[Edge]]] = {}
+    for pid, edges in waiting.items():
+        kept = [e for e in edges if e.build not in waiting]
+        if kept:
+            out[pid] = (by_id[pid], kept)
+    return out
 
 
 def apply_keys(catalog: Catalog, frag: Fragment, edges: list[Edge], fetched: dict[str, pa.Table],

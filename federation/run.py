@@ -7,6 +7,7 @@ threadsafety is 1; the GIL is released while drivers fetch). Fetch statistics
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -94,25 +95,57 @@ def open_fragment(catalog: Catalog, frag: Fragment, stats: FragmentStats) -> pa.
     )
 
 
-def fetch_all(catalog: Catalog, plan: Plan, stats: RunStats, dynamic: bool = True) -> dict[str, pa.Table]:
-    """Fetch every fragment; selective sides first when their keys can shrink others."""
-    from federation.dynamic import apply_keys, schedule
+def _read(catalog: Catalog, frag: Fragment, st: FragmentStats, cancel: threading.Event | None) -> pa.Table | None:
+    """Read a fragment whole; None when ``cancel`` was set before it finished."""
+    import pyarrow as pa
 
-    def fetch(frag: Fragment) -> tuple[str, pa.Table]:
-        st = stats.fragments.setdefault(frag.id, FragmentStats())
-        st.request = frag.request
-        return frag.id, open_fragment(catalog, frag, st).read_all()
+    st.request = frag.request
+    reader = open_fragment(catalog, frag, st)
+    batches = []
+    for batch in reader:
+        if cancel is not None and cancel.is_set():
+            reader.close()
+            return None
+        batches.append(batch)
+    return pa.Table.from_batches(batches, schema=reader.schema)
+
+
+def fetch_all(catalog: Catalog, plan: Plan, stats: RunStats, dynamic: bool = True) -> dict[str, pa.Table]:
+    """Fetch every fragment concurrently. A probe whose join partner is likely much
+    smaller waits for it (at most ``dynamic.WAIT_SECONDS``, as Trino's dynamic
+    filters do), then decides from the keys it sees whether to send them."""
+    from concurrent.futures import wait
+
+    from federation.dynamic import WAIT_SECONDS, apply_keys, probes
 
     for f in plan.fragments:
         stats.fragments.setdefault(f.id, FragmentStats())
-    first, later = schedule(catalog, plan) if dynamic else (list(plan.fragments), [])
-    out: dict[str, pa.Table] = {}
-    with ThreadPoolExecutor(max_workers=max(1, min(8, len(plan.fragments))), thread_name_prefix="fetch") as pool:
-        out.update(pool.map(fetch, first))
-        if later:
-            reduced = [apply_keys(catalog, frag, edges, out, stats.fragments[frag.id]) for frag, edges in later]
-            out.update(pool.map(fetch, reduced))
-    return out
+    waiting = probes(catalog, plan) if dynamic else {}
+    cancel = threading.Event()
+
+    def probe(frag: Fragment, edges: list, builds: dict) -> pa.Table | None:  # type: ignore[type-arg]
+        st = stats.fragments[frag.id]
+        done, _ = wait([builds[e.build] for e in edges], timeout=WAIT_SECONDS)
+        ready = {e.build: builds[e.build].result() for e in edges if builds[e.build] in done}
+        if ready:
+            frag = apply_keys(catalog, frag, [e for e in edges if e.build in ready], ready, st)
+        else:
+            st.dynamic_filter = {"from": edges[0].build, "column": edges[0].probe_column, "used": False,
+                                 "reason": f"its join partner took longer than {WAIT_SECONDS} s"}
+        return _read(catalog, frag, st, cancel)
+
+    workers = max(1, min(32, len(plan.fragments)))  # probes wait on builds: one thread each
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
+        futures = {f.id: pool.submit(_read, catalog, f, stats.fragments[f.id], cancel)
+                   for f in plan.fragments if f.id not in waiting}
+        for pid, (frag, edges) in waiting.items():
+            futures[pid] = pool.submit(probe, frag, edges, futures)
+        try:
+            out = {fid: fut.result() for fid, fut in futures.items()}
+        except BaseException:
+            cancel.set()  # stop the other reads: the query has failed
+            raise
+    return out  # type: ignore[return-value]
 
 
 def run(catalog: Catalog, plan: Plan, stats: RunStats | None = None) -> pa.Table:

@@ -152,7 +152,26 @@ class SqlRendering:
         for sel in q.find_all(exp.Select):
             sel.set("expressions", [self._keep_name(p) for p in sel.expressions])
         _name_outputs(q, list(request.output_names))
-        return q, types
+        return self._keyed(q, request, types), types
+
+    def _keyed(self, q: exp.Query, request: ScanRequest, types: list[pa.DataType | None]) -> exp.Query:
+        """A dynamic key filter on an output column of a whole pushed query: filter
+        its result at the source (the source's planner moves it inside)."""
+        import pyarrow as pa
+
+        kf = request.key_filter
+        names = list(request.output_names)
+        if kf is None or kf.column not in names or len(kf.keys) > self.key_list_max:
+            return q
+        t = types[names.index(kf.column)]
+        kind: type = int if t is not None and pa.types.is_integer(t) else str if t is not None and pa.types.is_string(t) else type(None)
+        values = [v for v in kf.keys.to_pylist() if v is not None]
+        if not values or not all(type(v) is kind for v in values):
+            return q
+        outer = exp.column(kf.column, table="__k", quoted=True)
+        return (exp.select(*[exp.column(n, table="__k", quoted=True) for n in names])
+                .from_(q.subquery("__k"))
+                .where(exp.In(this=outer, expressions=[exp.convert(v) for v in dict.fromkeys(values)])))
 
     @staticmethod
     def _keep_name(p: exp.Expression) -> exp.Expression:
