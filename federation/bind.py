@@ -104,13 +104,38 @@ def _column_first(query: exp.Query) -> exp.Query:
     return query.transform(flip)  # type: ignore[return-value]
 
 
+def _factor_or(query: exp.Query) -> exp.Query:
+    """``(a AND b) OR (a AND c)`` → ``a AND (b OR c)``: a join condition repeated in
+    every branch (TPC-H q19) becomes an equi-join key instead of a cross product."""
+
+    def conj(node: exp.Expression) -> list[exp.Expression]:
+        node = node.unnest()
+        return list(node.flatten()) if isinstance(node, exp.And) else [node]
+
+    def factor(node: exp.Expression) -> exp.Expression:
+        if not isinstance(node, exp.Or) or node.find(exp.Query) is not None:
+            return node
+        branches = [conj(b) for b in node.flatten()]
+        keys = [{c.sql(dialect="postgres"): c for c in b} for b in branches]
+        common = [k for k in keys[0] if all(k in other for other in keys[1:])]
+        if not common:
+            return node
+        rest = [[c for k, c in kb.items() if k not in common] for kb in keys]
+        if any(not r for r in rest):  # one branch is just the common part: it absorbs the OR
+            return exp.and_(*[keys[0][k].copy() for k in common])
+        ors = exp.or_(*[exp.and_(*[c.copy() for c in r]) for r in rest])
+        return exp.and_(*[keys[0][k].copy() for k in common], ors)
+
+    return query.transform(factor)  # type: ignore[return-value]
+
+
 def bind(
     query: exp.Query, catalog: Catalog, sql: str, extra_names: Callable[[], list[str]] | None = None
 ) -> tuple[exp.Query, set[tuple[str, str]]]:
     """Check names and optimize. Returns the optimized query and the tables it reads."""
     refs = physical_tables(query, catalog, sql, extra_names)
     schema = catalog.schema_for(refs)
-    query = _column_first(query)
+    query = _factor_or(_column_first(query))
     query = equalities_to_in(query)
     _check_limits(query, sql)
     try:

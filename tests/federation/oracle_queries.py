@@ -69,6 +69,8 @@ QUERIES: list[str] = [
     "SELECT c.id, count(e.name) AS n FROM {customers} c LEFT JOIN {events} e ON e.customer_id = c.id GROUP BY c.id",
     "SELECT c.id, o.amount, e.name FROM {customers} c JOIN {orders} o ON o.customer_id = c.id JOIN {events} e ON e.customer_id = c.id WHERE o.amount > 400 AND e.name = 'purchase'",
     "SELECT c.id FROM {customers} c, {orders} o WHERE o.customer_id = c.id AND o.status = 'refunded'",
+    "SELECT c.id, o.id AS oid FROM {customers} c, {orders} o WHERE (o.customer_id = c.id AND o.status = 'paid' AND c.age > 70) OR (o.customer_id = c.id AND c.country = 'DE' AND o.qty > 7)",
+    "SELECT id FROM {customers} WHERE (country = 'DE' AND age > 50) OR (country = 'DE' AND ltv IS NULL) OR (country = 'DE')",
     # subqueries
     "SELECT id FROM {customers} c WHERE EXISTS (SELECT 1 FROM {orders} o WHERE o.customer_id = c.id)",
     "SELECT id FROM {customers} c WHERE NOT EXISTS (SELECT 1 FROM {events} e WHERE e.customer_id = c.id)",
