@@ -7,7 +7,9 @@ parse raw strings; multi-statement input parses as a Block).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import sqlglot
@@ -78,12 +80,26 @@ def _depth(root: exp.Expression) -> int:
     return deepest
 
 
+@contextmanager
+def _quiet_sqlglot() -> Iterator[None]:
+    """sqlglot logs "'<the SQL>' contains unsupported syntax" on statements it parses
+    as a Command: the CLI printed it above our own error, with the user's SQL in it."""
+    log = logging.getLogger("sqlglot")
+    old = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(old)
+
+
 def parse_query(sql: str, dialect: str = "postgres") -> exp.Query:
     """Parse exactly one read-only query; raise QueryError / NotReadOnlyError otherwise."""
     if not sql or not sql.strip():
         raise QueryError("the query is empty", hint="Write a SELECT statement.")
     try:
-        statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
+        with _quiet_sqlglot():
+            statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
     except ParseError as e:
         err = e.errors[0] if e.errors else {}
         pos = (err.get("line") or 1, err.get("col") or 1)
