@@ -85,14 +85,17 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture(scope="session")
-def spark_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def spark_server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Server]:
     if os.environ.get("FEDCDP_SPARK_TESTS") == "0":
         pytest.skip("FEDCDP_SPARK_TESTS=0")
     pytest.importorskip("pyspark")
     if shutil.which("java") is None:
         pytest.skip("Java is not installed")
     log = tmp_path_factory.mktemp("spark") / "connect-server.log"
-    pg = os.environ.get("CDP_TEST_POSTGRES_URI", DEFAULT_PG_URI)
+    try:  # executors resolve ${TEST_PG_URI} from this environment
+        pg = request.getfixturevalue("pg_uri")
+    except pytest.skip.Exception:
+        pg = os.environ.get("CDP_TEST_POSTGRES_URI", DEFAULT_PG_URI)
     trace = tmp_path_factory.mktemp("trace")
     env = {"TEST_PG_URI": pg, "TPCH_PG": pg, "SPARK_TEST_TOKEN": HUBSPOT_TOKEN, "FEDCDP_SPARK_TRACE": str(trace)}
     proc, remote = _start("local-cluster[2,1,1024]", log, env)
