@@ -147,6 +147,8 @@ def _check_shape(stmt: exp.Query, sql: str) -> None:
     a function missing a required argument (``floor()``), an alias inside a
     condition (``WHERE (a = 1 "x")``), ``x IN 1000`` without brackets."""
     for node in list(stmt.walk()):
+        if isinstance(node, exp.Literal) and node.is_string and "\x00" in node.this:
+            raise _nul_error(sql)
         if isinstance(node, exp.Select) and not node.expressions:
             if isinstance(node.parent, exp.Exists) or isinstance(node.parent, exp.Subquery) \
                     and isinstance(node.parent.parent, exp.Exists):
@@ -167,6 +169,13 @@ def _check_shape(stmt: exp.Query, sql: str) -> None:
                 and not isinstance(node.args["field"], (exp.Unnest, exp.Subquery, exp.Query)):
             raise QueryError("syntax error: IN needs a bracketed list or a subquery, e.g. x IN (1, 2)",
                              sql=sql, position=_where(sql, node.args["field"]))
+
+
+def _nul_error(sql: str | None = None) -> QueryError:
+    # drivers pass SQL as C strings: a NUL cut the statement (SQLite: "unrecognized
+    # token"), and PostgreSQL text cannot hold one at all
+    return QueryError("text values cannot contain a NUL character (\\x00)", sql=sql,
+                      hint="Remove the NUL from the value.")
 
 
 def _in_condition(node: exp.Expression) -> bool:
@@ -190,6 +199,8 @@ def _literal(value: Any) -> exp.Expression:
         return exp.Boolean(this=value)
     if isinstance(value, (int, float)):
         return exp.Literal.number(value)
+    if "\x00" in str(value):
+        raise _nul_error()
     return exp.Literal.string(str(value))
 
 
