@@ -10,8 +10,10 @@ connector already knows how to push), files become a ``FilePartition`` in
 - the union of the slices is the unpartitioned read: the first range also takes
   ``key IS NULL`` and everything below the probed minimum, the last everything
   from its lower bound up, and adjacent ranges share a half-open boundary;
-- a request with a LIMIT or an ORDER BY, a whole-query request (joins,
-  aggregates) or a dynamic key filter is never split (its meaning would change);
+- a request with a LIMIT or an ORDER BY, a whole query with joins, aggregates,
+  DISTINCT or windows, or a dynamic key filter is never split (its meaning would
+  change); a single-table SELECT (how SQL sources receive plain scans) is split
+  by adding the range conjuncts to its WHERE;
 - a CRM slice gets ``1/n`` of the account's request rate (``option_overrides``),
   so n parallel tasks together stay within the declared budget.
 
@@ -89,8 +91,11 @@ def plan_partitions(connector: Connector, source_type: str, request: ScanRequest
     single = Partitioning((request,), "single")
     if n <= 1:
         return replace(single, reason=f"max_parallel_partitions is {limit}")
-    if request.query is not None or request.table is None:
-        return replace(single, reason="the source runs a whole query (join or aggregate)")
+    if request.query is not None:
+        return _split_query(connector, source_type, request, options, n) or replace(
+            single, reason="the source runs a whole query (join, aggregate, sort or limit)")
+    if request.table is None:
+        return replace(single, reason="no table")
     if request.limit is not None or request.order_by:
         return replace(single, reason="a LIMIT or ORDER BY must see every row")
     if request.key_filter is not None:
@@ -112,6 +117,52 @@ def plan_partitions(connector: Connector, source_type: str, request: ScanRequest
     if not bounds:
         return replace(single, reason="no rows or one key value")
     requests = tuple(replace(request, filters=request.filters + _range(key, i, bounds)) for i in range(len(bounds) + 1))
+    return Partitioning(requests, "key_range", key, bounds, _rate_share(source_type, options, len(requests)))
+
+
+def _scan_of(query: exp.Expression) -> tuple[str, str] | None:
+    """(table, alias) when ``query`` only projects and filters one table; else None."""
+    if not isinstance(query, exp.Select):
+        return None
+    if any(query.args.get(k) for k in ("joins", "group", "having", "limit", "offset", "order", "distinct",
+                                       "with", "qualify", "windows")):
+        return None
+    if any(isinstance(n, (exp.AggFunc, exp.Window, exp.Subquery, exp.Select)) for n in query.walk() if n is not query):
+        return None
+    source = query.args.get("from_") or query.args.get("from")
+    table = source.this if source is not None else None
+    if not isinstance(table, exp.Table) or table.args.get("db"):
+        return None
+    return table.name, table.alias_or_name
+
+
+def _split_query(connector: Connector, source_type: str, request: ScanRequest, options: Mapping[str, Any],
+                 n: int) -> Partitioning | None:
+    """A single-table SELECT (what SQL sources get for a plain scan): range slices in its WHERE."""
+    from connectors.base import ScanRequest as Req
+
+    assert request.query is not None
+    found = _scan_of(request.query)
+    info = _table_info(connector, found[0]) if found else None
+    key = _key_column(info) if info is not None else None
+    if found is None or key is None:
+        return None
+    alias = found[1]
+    col = exp.column(key, table=alias)
+    probe = request.query.copy()
+    probe.set("expressions", [exp.alias_(exp.Min(this=col), "lo"), exp.alias_(exp.Max(this=col.copy()), "hi")])
+    rows = connector.scan(Req(output_names=("lo", "hi"), query=probe)).read_all().to_pylist()
+    bounds = _bounds(rows[0]["lo"], rows[0]["hi"], n) if rows else ()
+    if not bounds:
+        return None
+
+    def qualified(e: exp.Expression) -> exp.Expression:
+        for c in e.find_all(exp.Column):
+            c.set("table", exp.to_identifier(alias))
+        return e
+
+    requests = tuple(replace(request, query=request.query.copy().where(*[qualified(p) for p in _range(key, i, bounds)]))
+                     for i in range(len(bounds) + 1))
     return Partitioning(requests, "key_range", key, bounds, _rate_share(source_type, options, len(requests)))
 
 

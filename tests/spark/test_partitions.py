@@ -105,3 +105,17 @@ def test_crm_key_ranges_share_the_rate_budget(hubspot_factory) -> None:  # type:
     assert _rows(conn, parts.requests) == _rows(conn, [req])
     capped = plan_partitions(conn, "hubspot", req, {"max_parallel_partitions": 2})
     assert len(capped.requests) == 2 and capped.option_overrides == {"rate_limit": 5.0, "search_rate_limit": 2.25}
+
+
+def test_planned_sql_scan_is_split_in_its_where(lite: Workspace) -> None:
+    conn = lite.connector("lite")
+    options = lite.config.sources["lite"].options
+    (frag,) = lite.plan("SELECT id, v FROM lite.t WHERE v <> 'dup'").fragments
+    assert frag.request.query is not None  # SQL sources get a SELECT even for a plain scan
+    parts = plan_partitions(conn, "sqlite", frag.request, options)
+    assert parts.method == "key_range" and len(parts.requests) == 4
+    sqls = [conn.native_request(r)[0].text for r in parts.requests]
+    assert all("<> 'dup'" in s for s in sqls) and "IS NULL" in sqls[0]
+    assert _rows(conn, parts.requests) == _rows(conn, [frag.request])
+    (agg,) = lite.plan("SELECT v, count(*) AS n FROM lite.t GROUP BY v").fragments
+    assert len(plan_partitions(conn, "sqlite", agg.request, options).requests) == 1
