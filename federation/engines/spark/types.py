@@ -122,10 +122,14 @@ def conform(table: pa.Table, want: pa.Schema | None) -> pa.Table:
 
     cols = []
     for col, f in zip(table.columns, want):
-        if col.type != f.type:
+        if col.type != f.type and not pa.types.is_null(f.type):
             try:
-                col = col.cast(f.type, safe=False) if not pa.types.is_null(f.type) else col
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                col = col.cast(f.type)
+            except pa.ArrowInvalid:
+                # the local engine's rule too: a uint64 beyond int64 (or a decimal of huge
+                # precision) becomes float64, never a wrapped-around integer
+                col = col.cast(pa.float64(), safe=False) if pa.types.is_integer(f.type) else col
+            except pa.ArrowNotImplementedError:
                 pass  # keep Spark's type rather than fail a correct answer
         cols.append(col)
     return pa.Table.from_arrays(cols, names=list(want.names))
