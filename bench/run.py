@@ -98,7 +98,8 @@ def one(engine: str, name: str, runs: int) -> dict[str, Any]:
         sql = q.duckdb.format(events=EVENTS)
         for _ in range(runs):
             t0 = time.perf_counter()
-            rows = con.sql(sql).arrow()  # Arrow, as fedcdp returns (fetchall needs pytz for timestamptz)
+            res = con.sql(sql).arrow()  # Arrow, as fedcdp returns (fetchall needs pytz for timestamptz)
+            rows = res.read_all() if hasattr(res, "read_all") else res
             times.append(time.perf_counter() - t0)
         extra = {"rows": rows.num_rows}
     elif engine == "pandas":
