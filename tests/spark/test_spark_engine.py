@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -53,6 +55,8 @@ def setup(spark_server, pg_uri, pg_schema, tmp_path_factory):  # type: ignore[no
         f"  wh: {{type: postgresql, uri: '${{TEST_PG_URI}}', db_schema: {pg_schema}, max_parallel_partitions: 2}}\n"
         f"  crm: {{type: hubspot, base_url: '{emu.url}', token: '${{SPARK_TEST_TOKEN}}', max_parallel_partitions: 3,"
         " rate_limit: 10000, search_rate_limit: 10000, estimate_rows: false}\n"
+        f"  fragile: {{type: hubspot, base_url: '{emu.url}', token: '${{SPARK_TEST_TOKEN}}', max_parallel_partitions: 3,"
+        " rate_limit: 10000, search_rate_limit: 10000, estimate_rows: false, retry_budget: 0, search_page_size: 10}\n"
         f"  bad: {{type: postgresql, uri: '${{ONLY_ON_THE_CLIENT_URI}}', db_schema: {pg_schema}}}\n"
     )
     env = {"TEST_PG_URI": pg_uri, "SPARK_TEST_TOKEN": HUBSPOT_TOKEN, "ONLY_ON_THE_CLIENT_URI": pg_uri}
@@ -170,3 +174,34 @@ def test_version_mismatch_is_a_clear_error(setup) -> None:  # type: ignore[no-un
         engine.version = None
     with pytest.raises(UserError, match="the Spark Connect client is 4.3.0 but the Spark server is 3.5.1"):
         check_versions("4.3.0", "3.5.1")
+
+
+def test_a_retried_partition_does_not_duplicate_rows(setup) -> None:  # type: ignore[no-untyped-def]
+    ws, engine, emu, server = setup
+    sql = "SELECT id, email FROM fragile.contacts WHERE id > 2"
+    lost_before = server.log.read_text(errors="replace").count("Lost task")
+    want = ws.query(sql)
+    emu.clear_log()
+    stop = threading.Event()
+
+    def inject() -> None:  # one HTTP 500 once the partitions are paging (rows already read)
+        while not stop.is_set():
+            if len(emu.log) >= 4:
+                emu.fail_500(1)
+                return
+            time.sleep(0.005)
+
+    thread = threading.Thread(target=inject)
+    thread.start()
+    try:
+        got = _run(ws, engine, sql)
+    finally:
+        stop.set()
+        thread.join()
+        emu.clear_faults()
+    assert any(r.status == 500 for r in emu.log)
+    # the slice failed (retry_budget: 0) and Spark ran it again (spark.task.maxFailures=2)
+    assert server.log.read_text(errors="replace").count("Lost task") > lost_before
+    ids = got.column("id").to_pylist()
+    assert len(ids) == len(set(ids)) == want.num_rows
+    assert sorted(got.to_pylist(), key=repr) == sorted(want.to_pylist(), key=repr)
