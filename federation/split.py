@@ -117,7 +117,9 @@ class Splitter:
         if self.pushdown:
             from federation.rules.group_joins import group_joins
 
-            root = group_joins(root, self._join_source)
+            from federation.rules.eager_aggregate import eager_aggregate
+
+            root = eager_aggregate(group_joins(root, self._join_source))
         # the body first: CTEs that only a pushed part read are then never fetched
         self._process(root, skip_whole=True)
         done: set[str] = set()

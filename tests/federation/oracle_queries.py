@@ -71,6 +71,12 @@ QUERIES: list[str] = [
     "SELECT c.id FROM {customers} c, {orders} o WHERE o.customer_id = c.id AND o.status = 'refunded'",
     "SELECT c.id, o.id AS oid FROM {customers} c, {orders} o WHERE (o.customer_id = c.id AND o.status = 'paid' AND c.age > 70) OR (o.customer_id = c.id AND c.country = 'DE' AND o.qty > 7)",
     "SELECT id FROM {customers} WHERE (country = 'DE' AND age > 50) OR (country = 'DE' AND ltv IS NULL) OR (country = 'DE')",
+    # aggregates over one side of a join (computed before the join)
+    "SELECT c.country, count(*) AS n, sum(e.value) AS s, min(e.ts) AS first_seen, max(e.value) AS mx FROM {customers} c JOIN {events} e ON e.customer_id = c.id GROUP BY c.country",
+    "SELECT c.vip, avg(o.amount) AS a, count(o.amount) AS n FROM {customers} c JOIN {orders} o ON o.customer_id = c.id WHERE c.country = 'FR' GROUP BY c.vip",
+    "SELECT count(e.value) AS n, sum(e.value) AS s FROM {customers} c JOIN {events} e ON e.customer_id = c.id WHERE c.country = 'nowhere'",
+    "SELECT c.id, sum(o.qty) AS q FROM {customers} c JOIN {orders} o ON o.customer_id = c.id GROUP BY c.id HAVING sum(o.qty) > 12",
+    "SELECT o.status, count(*) AS n, sum(e.value) AS s FROM {orders} o JOIN {events} e ON e.customer_id = o.customer_id WHERE e.name = 'click' GROUP BY o.status",
     # subqueries
     "SELECT id FROM {customers} c WHERE EXISTS (SELECT 1 FROM {orders} o WHERE o.customer_id = c.id)",
     "SELECT id FROM {customers} c WHERE NOT EXISTS (SELECT 1 FROM {events} e WHERE e.customer_id = c.id)",

@@ -107,3 +107,17 @@ def test_reversed_range_bounds_keep_their_meaning(ws) -> None:  # type: ignore[n
     value = next(v for v in TABLES["events"].column("value").to_pylist() if v is not None)
     sql = f"SELECT customer_id FROM {{t}} WHERE value > {value} AND {value} <= value"
     assert_same_rows(ws.query(sql.format(t="ev.events")), duckdb_answer(sql.format(t="events"), TABLES), ordered=False)
+
+
+def test_aggregates_of_one_side_run_before_the_cross_source_join(ws) -> None:  # type: ignore[no-untyped-def]
+    sql = ("SELECT e.name, count(*) AS n, sum(o.amount) AS s, avg(o.amount) AS a FROM {events} e "
+           "JOIN {orders} o ON o.customer_id = e.customer_id GROUP BY e.name")
+    doc = ws.explain(sql.format(events="ev.events", orders="shop.orders"), analyze=True)
+    shop = _frag(doc, "shop")
+    assert shop["pushed"]["aggregate"] is True
+    assert "GROUP BY" in shop["request"]["sql"].upper()
+    # only one row per customer key crosses the wire, not every order
+    n_keys = len({r for r in TABLES["orders"].column("customer_id").to_pylist()})
+    assert shop["analyze"]["rows"] == n_keys
+    want = duckdb_answer(sql.format(events="events", orders="orders"), TABLES)
+    assert_same_rows(ws.query(sql.format(events="ev.events", orders="shop.orders")), want, ordered=False)
