@@ -118,8 +118,9 @@ class Splitter:
             from federation.rules.group_joins import group_joins
 
             from federation.rules.eager_aggregate import eager_aggregate
+            from federation.rules.outer_to_inner import outer_to_inner
 
-            root = eager_aggregate(group_joins(root, self._join_source))
+            root = eager_aggregate(group_joins(outer_to_inner(root), self._join_source))
         # the body first: CTEs that only a pushed part read are then never fetched
         self._process(root, skip_whole=True)
         done: set[str] = set()
