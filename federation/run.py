@@ -168,8 +168,13 @@ def run(catalog: Catalog, plan: Plan, stats: RunStats | None = None) -> pa.Table
 
 
 def run_batches(catalog: Catalog, plan: Plan) -> pa.RecordBatchReader:
-    """Streaming form: a single-fragment plan streams straight from its source."""
+    """Streaming form: a single-fragment plan streams straight from its source; a
+    row-wise pipeline streams its largest input (federation/stream.py); anything
+    else is answered whole, then handed out in batches."""
     if plan.residual is None:
         frag = plan.fragments[0]
         return open_fragment(catalog, frag, FragmentStats())
-    return run(catalog, plan).to_reader()
+    from federation.stream import stream
+
+    reader = stream(catalog, plan)
+    return reader if reader is not None else run(catalog, plan).to_reader()
