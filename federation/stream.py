@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
+from federation.rules import in_scope
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -43,7 +45,7 @@ def streamable(plan: Plan, catalog: Catalog) -> tuple[Fragment, exp.Select] | No
     q = plan.residual
     if not isinstance(q, exp.Select) or any(q.args.get(k) for k in _BLOCKING):
         return None
-    if any(a for a in q.find_all(exp.AggFunc, exp.Window) if _outer(a, q)) or q.args.get("offset"):
+    if any(a for a in q.find_all(exp.AggFunc, exp.Window) if in_scope(a, q)) or q.args.get("offset"):
         return None
     defs = {c.alias_or_name: c.this for c in q.find_all(exp.CTE)}
     items = [q.args["from_"].this] + [j.this for j in q.args.get("joins") or []]
@@ -64,13 +66,6 @@ def streamable(plan: Plan, catalog: Catalog) -> tuple[Fragment, exp.Select] | No
     return (best[1], q) if best is not None else None
 
 
-def _outer(node: exp.Expression, sel: exp.Select) -> bool:
-    parent = node.parent
-    while parent is not None and parent is not sel:
-        if isinstance(parent, exp.Query):
-            return False
-        parent = parent.parent
-    return parent is sel
 
 
 def _only_through(q: exp.Select, item: str, frag: str, defs: dict[str, exp.Expression]) -> bool:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from federation.rules import in_scope
+
 _OK = (exp.Count, exp.Sum, exp.Min, exp.Max, exp.Avg)
 
 
@@ -35,7 +37,7 @@ def _fact(sel: exp.Select) -> str | None:
         return None
     if any((j.side or "") or (j.kind or "").upper() not in ("", "INNER") or j.args.get("on") is None for j in joins):
         return None
-    aggs = [a for a in sel.find_all(exp.AggFunc) if _outer(a, sel)]
+    aggs = [a for a in sel.find_all(exp.AggFunc) if in_scope(a, sel)]
     if not aggs or any(not isinstance(a, _OK) or isinstance(a.this, exp.Distinct) for a in aggs):
         return None
     refs = set().union(*(_aliases(a) for a in aggs))
@@ -44,14 +46,6 @@ def _fact(sel: exp.Select) -> str | None:
     return next(iter(refs))
 
 
-def _outer(node: exp.Expression, sel: exp.Select) -> bool:
-    """Is ``node`` part of ``sel`` itself (not of a nested query)?"""
-    parent = node.parent
-    while parent is not None and parent is not sel:
-        if isinstance(parent, exp.Query):
-            return False
-        parent = parent.parent
-    return parent is sel
 
 
 def _rewrite(sel: exp.Select, counter: list[int]) -> None:
@@ -62,7 +56,7 @@ def _rewrite(sel: exp.Select, counter: list[int]) -> None:
     item = next((i for i in items if i.alias_or_name == fact), None)
     if not isinstance(item, exp.Table) or sum(i.alias_or_name == fact for i in items) != 1:
         return
-    aggs = [a for a in sel.find_all(exp.AggFunc) if _outer(a, sel)]
+    aggs = [a for a in sel.find_all(exp.AggFunc) if in_scope(a, sel)]
     in_aggs = {id(c) for a in aggs for c in a.find_all(exp.Column)}
     keys: dict[str, exp.Column] = {}
     body = [v for k, v in sel.args.items() if k != "with_"]
@@ -70,7 +64,7 @@ def _rewrite(sel: exp.Select, counter: list[int]) -> None:
                if isinstance(n, exp.Expression) for c in n.find_all(exp.Column)]
     for c in columns:
         if c.table == fact and id(c) not in in_aggs:
-            if not _outer(c, sel):
+            if not in_scope(c, sel):
                 return  # read by a nested query: leave the shape alone
             keys.setdefault(c.name, c)
     if not keys:
