@@ -43,7 +43,7 @@ def _depends(name: str, on: str, defs: dict[str, exp.Expression], seen: frozense
 def streamable(plan: Plan, catalog: Catalog) -> tuple[Fragment, exp.Select] | None:
     """The fragment to stream and the per-batch query, or None."""
     q = plan.residual
-    if not isinstance(q, exp.Select) or any(q.args.get(k) for k in _BLOCKING):
+    if not isinstance(q, exp.Select) or q.args.get("from_") is None or any(q.args.get(k) for k in _BLOCKING):
         return None
     if any(a for a in q.find_all(exp.AggFunc, exp.Window) if in_scope(a, q)) or q.args.get("offset"):
         return None

@@ -51,3 +51,7 @@ def test_aggregates_are_answered_whole(ws) -> None:  # type: ignore[no-untyped-d
     plan = ws.plan("SELECT e.name, count(*) AS n FROM ev.events e JOIN shop.customers c ON c.id = e.customer_id GROUP BY e.name")
     assert streamable(plan, ws.catalog) is None
     assert isinstance(ws.query_batches("SELECT 1 AS x FROM shop.customers LIMIT 1"), pa.RecordBatchReader)
+
+
+def test_a_query_without_tables_streams_its_one_row(ws) -> None:  # type: ignore[no-untyped-def]
+    assert ws.query_batches("SELECT 42 AS answer").read_all().to_pylist() == [{"answer": 42}]
