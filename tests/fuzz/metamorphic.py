@@ -287,22 +287,31 @@ def _pg_schema(uri: str) -> tuple[str, Any]:
     return name, lambda: sql(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
 
 
-def main(argv: list[str] | None = None) -> int:
+def pg_uri_from_env() -> str | None:
+    """$CDP_TEST_POSTGRES_URI, else the suite's default PostgreSQL when it answers."""
     import os
+
+    from tests.conftest import DEFAULT_PG_URI, _reachable
+
+    uri = os.environ.get("CDP_TEST_POSTGRES_URI")
+    return uri if uri else (DEFAULT_PG_URI if _reachable(DEFAULT_PG_URI) else None)
+
+
+def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=60, help="per source combination")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--combo", action="append", choices=COMBOS,
-                    help="source combination (repeatable; default: all; pg_parquet needs $CDP_TEST_POSTGRES_URI)")
+                    help="source combination (repeatable; default: all; pg_parquet needs PostgreSQL)")
     args = ap.parse_args(argv)
-    uri = os.environ.get("CDP_TEST_POSTGRES_URI")
+    uri = pg_uri_from_env()
     combos = args.combo or [c for c in COMBOS if c != "pg_parquet" or uri]
     findings: list[Finding] = []
     for combo in combos:
         if combo == "pg_parquet":
             if not uri:
-                ap.error("pg_parquet needs $CDP_TEST_POSTGRES_URI")
+                ap.error("pg_parquet needs $CDP_TEST_POSTGRES_URI (or the default local PostgreSQL)")
             schema, drop = _pg_schema(uri)
             try:
                 findings += run(args.seconds, args.seed, pg_uri=uri, combo=combo, pg_schema=schema)

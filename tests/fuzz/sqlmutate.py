@@ -157,7 +157,9 @@ def inputs(rnd: random.Random, names: dict[str, str]) -> Iterator[str]:
             yield soup(rnd, list(names.values()))
 
 
-def run(seconds: float, seed: int, max_findings: int = 10) -> list[Outcome]:
+def run(seconds: float, seed: int, max_findings: int = 10, combo: str = "sqlite_parquet",
+        pg_uri: str | None = None, pg_schema: str | None = None) -> list[Outcome]:
+    """Fuzz for ``seconds`` over ``combo`` (tests/federation/oracle.py COMBOS; PostgreSQL ones need pg_uri/pg_schema)."""
     from federation import Workspace
     from tests.federation.oracle import build_workspace
     from tests.federation.oracle_data import make_tables
@@ -165,7 +167,8 @@ def run(seconds: float, seed: int, max_findings: int = 10) -> list[Outcome]:
     findings: list[Outcome] = []
     counts: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        names, env = build_workspace("sqlite_parquet", Path(tmp), make_tables(n_customers=60, seed=seed))
+        names, env = build_workspace(combo, Path(tmp), make_tables(n_customers=60, seed=seed), pg_uri=pg_uri,
+                                     pg_schema=pg_schema)
         with Workspace.load(tmp, env=env) as ws:
             rnd = random.Random(seed)
             deadline = time.monotonic() + seconds
@@ -176,7 +179,7 @@ def run(seconds: float, seed: int, max_findings: int = 10) -> list[Outcome]:
                 counts[out.kind] = counts.get(out.kind, 0) + 1
                 if out.kind not in ("ok", "user"):
                     findings.append(out)
-    print(f"sqlmutate: seed {seed}, outcomes {counts}, {len(findings)} findings", file=sys.stderr)
+    print(f"sqlmutate: {combo}, seed {seed}, outcomes {counts}, {len(findings)} findings", file=sys.stderr)
     return findings
 
 
@@ -184,8 +187,22 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--combo", choices=["sqlite_parquet", "pg_parquet", "pg_sqlite_csv"], default="sqlite_parquet",
+                    help="sources to fuzz over (the PostgreSQL ones need PostgreSQL: $CDP_TEST_POSTGRES_URI or the local default)")
     args = ap.parse_args(argv)
-    findings = run(args.seconds, args.seed)
+    if args.combo == "sqlite_parquet":
+        findings = run(args.seconds, args.seed)
+    else:
+        from tests.fuzz.metamorphic import _pg_schema, pg_uri_from_env
+
+        uri = pg_uri_from_env()
+        if not uri:
+            ap.error(f"{args.combo} needs $CDP_TEST_POSTGRES_URI (or the default local PostgreSQL)")
+        schema, drop = _pg_schema(uri)
+        try:
+            findings = run(args.seconds, args.seed, combo=args.combo, pg_uri=uri, pg_schema=schema)
+        finally:
+            drop()
     for f in findings:
         print(f"[{f.kind}] {f.detail}\n    {f.sql[:500]}")
     return 1 if findings else 0

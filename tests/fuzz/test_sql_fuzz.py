@@ -72,6 +72,12 @@ REGRESSIONS = [
     ("SELECT FROM shop.customers", "at least one column"),
     ("SELECT " + "(" * 60 + "1" + ")" * 60 + " AS x FROM shop.customers", "nested too deeply"),  # RecursionError text
     ("SELECT " + " + ".join(["id"] * 1000) + " AS s FROM shop.customers", "nested too deeply"),  # 6 s, then recursion
+    # PostgreSQL's type errors: a PostgreSQL source failed (exit 3) while SQLite answered with no rows
+    ("SELECT id FROM shop.customers WHERE country = 5", "operator does not exist: text = number"),
+    ("SELECT id FROM shop.customers WHERE country IN ('DE', 2)", "operator does not exist: text = number"),
+    ("SELECT id FROM shop.customers WHERE ltv > 'xxx'", "invalid input syntax for type double precision"),
+    ("SELECT id FROM shop.customers WHERE NOT (country / 'DE')", "operator does not exist: text /"),
+    ("SELECT id FROM shop.customers WHERE signup >= DATE 99999", "cannot cast a number to date"),
 ]
 
 

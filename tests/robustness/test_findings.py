@@ -1,5 +1,6 @@
-"""Bugs the fuzzers found outside the files this harness may change: strict
-xfails that name the bug (they start passing, and fail as XPASS, when fixed)."""
+"""Bugs the fuzzers found across sources: fixed ones pinned (one outcome over
+SQLite and PostgreSQL), unfixed ones outside the files this harness may change
+as strict xfails naming the bug (they fail as XPASS once fixed)."""
 
 from __future__ import annotations
 
@@ -31,14 +32,27 @@ def _outcome(ws: Workspace, sql: str) -> str:
         return f"exit {e.exit_code}: {type(e).__name__}"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "metamorphic fuzzer (pg_parquet): `double % int` (e.g. orders.amount % 9) is pushed to PostgreSQL, which has "
-    "no such operator -> SourceError exit 3 ('operator does not exist: double precision % integer'), while over "
-    "SQLite the same query answers; the planner should type-check it once (QueryError exit 1, as PostgreSQL "
-    "would) or compute it where the source cannot (federation/split or connectors/adbc render)"))
 def test_float_modulo_has_one_outcome_whatever_the_source(two: tuple[Workspace, Workspace]) -> None:
     lite, pg = two
     sql = "SELECT id, amount % 9 AS m FROM {t}.orders WHERE amount % 9 > 2"
+    # metamorphic fuzzer (pg_parquet): PostgreSQL has no `double % int` (exit 3) while SQLite answered
     a, b = _outcome(lite, sql.format(t="shop")), _outcome(pg, sql.format(t="wh"))
-    assert "exit 3" not in b, b
-    assert a == b
+    assert a == b == "exit 1: QueryError"
+    ok = "SELECT id, CAST(amount AS INTEGER) % 9 AS m FROM {t}.orders"
+    assert _outcome(lite, ok.format(t="shop")) == _outcome(pg, ok.format(t="wh"))
+
+
+@pytest.mark.parametrize("where", ["country = 5", "country IN ('DE', 2)", "ltv > 'xxx'", "NOT (country / 'DE')",
+                                   "signup >= DATE 99999"])
+def test_type_errors_are_user_errors_over_every_source(two: tuple[Workspace, Workspace], where: str) -> None:
+    # sqlmutate over pg_sqlite_csv: PostgreSQL rejected these (exit 3), SQLite answered no rows
+    lite, pg = two
+    sql = "SELECT id FROM {t}.customers WHERE " + where
+    assert _outcome(lite, sql.format(t="shop")) == _outcome(pg, sql.format(t="wh")) == "exit 1: QueryError"
+
+
+def test_numeric_text_literals_still_compare(two: tuple[Workspace, Workspace]) -> None:
+    lite, pg = two
+    sql = "SELECT id FROM {t}.customers WHERE ltv > '100' AND age = '42' AND country || 1 <> 'x'"
+    assert _outcome(lite, sql.format(t="shop")) == _outcome(pg, sql.format(t="wh"))
+    assert _outcome(pg, sql.format(t="wh")).startswith("rows:")
