@@ -187,9 +187,25 @@ def check_literal_types(query: exp.Expression, sql: str) -> None:
     ``country / 'DE'`` (exit 3) while SQLite and Arrow answered them with no rows:
     two answers for one query (found by tests/fuzz/sqlmutate.py)."""
     for node in query.walk():
+        if isinstance(node, (exp.Where, exp.Having, exp.Not, exp.And, exp.Or)):
+            for cond in (node.this, node.args.get("expression")):
+                if isinstance(cond, exp.Column) and _kind(cond) == "text":
+                    raise _type_error(f"argument of {node.key.upper()} must be type boolean, not text ({cond.name})",
+                                      sql, cond, "Compare the column with a value, e.g. col = 'x'.")
+        if isinstance(node, (exp.Like, exp.ILike)) and isinstance(node.expression, exp.Literal) \
+                and not node.expression.is_string:
+            raise _type_error(f"{node.key.upper()} needs a text pattern, got {node.expression.this[:40]}", sql,
+                              node.expression, "Quote the pattern: LIKE '5%'.")
         if isinstance(node, _COMPARE):
+            kinds = {_kind(node.this), _kind(node.expression)}
+            if kinds == {"text", "number"} and not any(isinstance(x, exp.Literal) for x in node.iter_expressions()):
+                raise _type_error(f"operator does not exist: text {_SYMBOL[type(node)]} number", sql, node,
+                                  "CAST one side so both have the same type.")
             sides = [(node.this, node.expression), (node.expression, node.this)]
             for col, lit in sides:
+                if isinstance(col, exp.Column) and isinstance(lit, exp.Boolean) and _kind(col) == "number":
+                    raise _type_error(f"operator does not exist: number {_SYMBOL[type(node)]} boolean", sql, lit,
+                                      "Compare the column with a number.")
                 if not isinstance(col, exp.Column) or not isinstance(lit, exp.Literal):
                     continue
                 kind = _kind(col)
@@ -199,6 +215,12 @@ def check_literal_types(query: exp.Expression, sql: str) -> None:
                 if kind == "text" and not lit.is_string:
                     raise _type_error(f"operator does not exist: text {_SYMBOL[type(node)]} number ({col.name} vs "
                                       f"{lit.this[:40]})", sql, lit, "Quote the value ('5') or CAST the column.")
+        elif isinstance(node, exp.In) and _kind(node.this) == "number":
+            bad = next((e for e in node.expressions if isinstance(e, exp.Literal) and e.is_string
+                        and not _is_number(e.this)), None)
+            if bad is not None:
+                raise _type_error(f"invalid input syntax for type {node.this.type.sql('postgres').lower()}: "
+                                  f"'{bad.this[:40]}'", sql, bad, "Compare the column with numbers.")
         elif isinstance(node, exp.In) and _kind(node.this) == "text":
             bad = next((e for e in node.expressions if isinstance(e, exp.Literal) and not e.is_string), None)
             if bad is not None:
@@ -207,7 +229,11 @@ def check_literal_types(query: exp.Expression, sql: str) -> None:
         elif isinstance(node, _ARITH) and not isinstance(node, exp.DPipe):
             if isinstance(node, exp.Mod):
                 _check_float_modulo(node, sql)
-            for side in (node.this, node.expression):
+            for side, other in ((node.this, node.expression), (node.expression, node.this)):
+                if _kind(side) == "number" and isinstance(other, exp.Literal) and other.is_string \
+                        and not _is_number(other.this):
+                    raise _type_error(f"invalid input syntax for a number: '{other.this[:40]}'", sql, other,
+                                      "Use a number.")
                 if _kind(side) == "text" and isinstance(side, exp.Column):
                     raise _type_error(f"operator does not exist: text {_SYMBOL.get(type(node), node.key)} ... "
                                       f"({side.name} is text)", sql, side, "CAST the column to a number first.")

@@ -165,6 +165,12 @@ def _check_shape(stmt: exp.Query, sql: str) -> None:
         elif isinstance(node, exp.Alias) and _in_condition(node):
             raise QueryError(f"syntax error: an alias (AS {node.alias}) is only allowed in the select list",
                              sql=sql, position=_where(sql, node.args.get("alias") or node))
+        elif isinstance(node, exp.In) and not node.expressions and node.args.get("query") is None \
+                and node.args.get("field") is None and node.args.get("unnest") is None:
+            raise QueryError("syntax error: IN () needs at least one value", sql=sql, position=_where(sql, node.this))
+        elif isinstance(node, exp.Is) and not isinstance(node.expression, (exp.Null, exp.Boolean)):
+            raise QueryError("syntax error: IS takes NULL, TRUE or FALSE (or use IS DISTINCT FROM)", sql=sql,
+                             position=_where(sql, node.this))
         elif isinstance(node, exp.In) and node.args.get("field") is not None \
                 and not isinstance(node.args["field"], (exp.Unnest, exp.Subquery, exp.Query)):
             raise QueryError("syntax error: IN needs a bracketed list or a subquery, e.g. x IN (1, 2)",

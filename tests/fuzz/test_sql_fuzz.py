@@ -78,6 +78,15 @@ REGRESSIONS = [
     ("SELECT id FROM shop.customers WHERE ltv > 'xxx'", "invalid input syntax for type double precision"),
     ("SELECT id FROM shop.customers WHERE NOT (country / 'DE')", "operator does not exist: text /"),
     ("SELECT id FROM shop.customers WHERE signup >= DATE 99999", "cannot cast a number to date"),
+    ("SELECT id FROM shop.customers WHERE NOT country IN ()", "IN () needs at least one value"),
+    ("SELECT id FROM shop.customers WHERE country IS (NULL AND id > 1)", "IS takes NULL, TRUE or FALSE"),
+    ("SELECT id FROM shop.customers WHERE country", "argument of WHERE must be type boolean"),
+    ("SELECT id FROM shop.customers WHERE ltv > 1 AND NOT country", "argument of NOT must be type boolean"),
+    ("SELECT id FROM shop.customers WHERE email ILIKE 9999", "ILIKE needs a text pattern"),
+    ("SELECT id FROM shop.customers WHERE country = id", "operator does not exist: text = number"),
+    ("SELECT id FROM shop.customers WHERE age % 'xxx' = 1", "invalid input syntax for a number"),
+    ("SELECT id FROM shop.customers WHERE id IN ('DE', 'FR')", "invalid input syntax for type bigint"),
+    ("SELECT id FROM shop.customers WHERE ltv > FALSE", "operator does not exist: number > boolean"),
 ]
 
 
