@@ -26,11 +26,14 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -q
 
-# the metamorphic fuzzer for longer than the suite's short run: make fuzz SECONDS=600 SEED=7
+# the fuzzers for longer than the suite's short runs: make fuzz SECONDS=600 SEED=7
+# (tests/fuzz/README.md; the PostgreSQL runs use $$CDP_TEST_POSTGRES_URI or the local server)
 SECONDS ?= 120
 SEED ?= 1
 fuzz: $(VENV)/.installed-dev
 	$(BIN)/python -m tests.fuzz.metamorphic --seconds $(SECONDS) --seed $(SEED)
+	$(BIN)/python -m tests.fuzz.sqlmutate --seconds $(SECONDS) --seed $(SEED)
+	$(BIN)/python -m tests.fuzz.sqlmutate --seconds $(SECONDS) --seed $(SEED) --combo pg_sqlite_csv
 
 # bench/ in its own virtualenv (DuckDB 1.5.5 with its offline postgres scanner)
 BENCH_VENV ?= .venv-bench
