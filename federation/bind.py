@@ -51,18 +51,22 @@ def physical_tables(
     return refs
 
 
+def _no_such_table(table: exp.Table, sql: str, hint: str) -> QueryError:
+    where = node_position(sql, table)
+    return QueryError(
+        f"table '{table.name}' does not exist",
+        sql=sql,
+        position=where[0] if where else None,
+        length=where[1] if where else 1,
+        hint=hint,
+    )
+
+
 def _unknown_bare_table(table: exp.Table, catalog: Catalog, sql: str, entities: list[str]) -> None:
     if entities:
         guess = did_you_mean(table.name, entities)
         if guess:
-            where = node_position(sql, table)
-            raise QueryError(
-                f"table '{table.name}' does not exist",
-                sql=sql,
-                position=where[0] if where else None,
-                length=where[1] if where else 1,
-                hint=guess,
-            )
+            raise _no_such_table(table, sql, guess)
     names: list[str] = list(entities)
     for source in catalog.source_names:
         try:
@@ -76,14 +80,7 @@ def _unknown_bare_table(table: exp.Table, catalog: Catalog, sql: str, entities: 
         hint = f"Did you mean '{match}'? {hint}."
     else:
         hint += f"; this workspace has: {', '.join(sorted(names)[:12]) or '(no tables)'}."
-    where = node_position(sql, table)
-    raise QueryError(
-        f"table '{table.name}' does not exist",
-        sql=sql,
-        position=where[0] if where else None,
-        length=where[1] if where else 1,
-        hint=hint,
-    )
+    raise _no_such_table(table, sql, hint)
 
 
 _FLIP: dict[type[exp.Expression], type[exp.Expression]] = {
