@@ -80,3 +80,48 @@ def engine_for(config: WorkspaceConfig, kind: str | None = None, remote: str | N
     from federation.engines.spark.engine import SparkEngine
 
     return SparkEngine(config, settings)
+
+
+def merge_explain(doc: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """Put an engine's explain additions into the explain document (in place).
+
+    Adds ``fragments[i].partitions`` ({count, method, column?, bounds?,
+    per_partition_options?, reason?, requests: [[native request]] per slice}),
+    ``engine`` ({kind, remote}) and ``spark`` ({sql}); the rest is unchanged."""
+    if not extra:
+        return doc
+    parts = extra.get("partitions", {})
+    for f in doc.get("fragments", []):
+        if f["id"] in parts:
+            f["partitions"] = parts[f["id"]]
+    doc["engine"] = {"kind": extra.get("engine"), "remote": extra.get("remote")}
+    doc["spark"] = {"sql": extra.get("sql")}
+    return doc
+
+
+def explain_text(doc: dict[str, Any]) -> str:
+    """Lines to append to ``federation.explain.render_text(doc)`` for a non-local engine."""
+    if "spark" not in doc:
+        return ""
+    lines = ["", f"Engine: spark at {doc['engine'].get('remote')}"]
+    for f in doc["fragments"]:
+        p = f.get("partitions")
+        if not p:
+            continue
+        how = f"{p['count']} partition(s), {p['method']}"
+        if p.get("column"):
+            how += f" on {p['column']} at {p['bounds']}"
+        if p.get("reason"):
+            how += f" ({p['reason']})"
+        lines.append(f"  {f['id']} ({f['source']}): {how}")
+        if p.get("per_partition_options"):
+            lines.append(f"    each partition: {p['per_partition_options']}")
+    lines.append("Spark SQL:")
+    lines.append(f"  {doc['spark']['sql']}")
+    return "\n".join(lines)
+
+
+def apply_engine_choice(ws: Any, engine: str | None, remote: str | None) -> None:
+    """What the CLI's ``--engine``/``--remote`` do: every later query of ``ws`` runs there."""
+    if engine is not None or remote is not None:
+        ws.use_engine(engine, remote)

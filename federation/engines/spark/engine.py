@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from federation.engines import merge_explain  # noqa: F401 - re-exported for callers of this module
 from federation.errors import CdpError, UserError
 
 if TYPE_CHECKING:
@@ -167,19 +168,6 @@ class SparkEngine:
             frags[prep.fragment.id] = entry
         views = {f.id: f"fedcdp_<query>_{f.id.lstrip('_')}" for f in plan.fragments}
         return {"engine": "spark", "remote": self.remote, "partitions": frags, "sql": spark_sql(plan, views)}
-
-
-def merge_explain(doc: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    """Put an engine's explain additions into the explain document (in place)."""
-    if not extra:
-        return doc
-    parts = extra.get("partitions", {})
-    for f in doc.get("fragments", []):
-        if f["id"] in parts:
-            f["partitions"] = parts[f["id"]]
-    doc["engine"] = {"kind": extra.get("engine"), "remote": extra.get("remote")}
-    doc["spark"] = {"sql": extra.get("sql")}
-    return doc
 
 
 def _fragment_schema(catalog: Catalog, frag: Fragment) -> pa.Schema:

@@ -30,6 +30,7 @@ def connect(remote: str | None) -> Any:
     except ImportError as e:
         raise UserError("the Spark engine needs the Spark Connect client",
                         hint="Install it: pip install 'fedcdp[spark]'") from e
+    _reachable(remote)  # pyspark retries an unreachable server for minutes
     try:
         spark = SparkSession.builder.remote(remote).create()
         server = spark.version
@@ -43,6 +44,21 @@ def connect(remote: str | None) -> Any:
 
     spark.dataSource.register(FedcdpDataSource)
     return spark
+
+
+def _reachable(remote: str, timeout: float = 5.0) -> None:
+    import socket
+    from urllib.parse import urlparse
+
+    url = urlparse(remote)
+    if url.scheme != "sc" or not url.hostname:
+        raise UserError(f"'{remote}' is not a Spark Connect address", hint="Write it as sc://host:port.")
+    try:
+        with socket.create_connection((url.hostname, url.port or 15002), timeout=timeout):
+            pass
+    except OSError as e:
+        raise SourceError(ENGINE, f"cannot reach Spark Connect at {url.hostname}:{url.port or 15002}: {e.strerror or e}",
+                          hint="Check the address and that the Spark Connect server is running.") from None
 
 
 def client_pyspark_version() -> str:
