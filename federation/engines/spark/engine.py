@@ -10,6 +10,7 @@ dropped in ``finally``; nothing else is created (no cache, table or file).
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -97,8 +98,11 @@ class SparkEngine:
         doc = {"name": name, "type": prep.fragment.source_type, "entry": self._entry(name),
                "root": str(self.config.root), "overrides": dict(prep.partitioning.option_overrides)}
         text = json.dumps(doc, default=str)
+        # ${VAR:-default} references travel as written (their defaults are not secrets from
+        # the environment); anything else that equals a secret value must not travel
+        literal = re.sub(r"\$\{[^}]*\}", "", text)
         for secret in self.config.secret_values():
-            if secret and len(secret) >= 4 and secret in text:
+            if secret and len(secret) >= 4 and secret in literal:
                 raise UserError(f"source '{name}' has a secret written in its YAML, which would travel to Spark",
                                 hint="Write it as ${VAR} and set VAR on the client and on the executors.")
         return text
