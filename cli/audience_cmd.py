@@ -10,6 +10,7 @@ import typer
 
 from cli import state
 from cli.errors import guarded, scrub
+from cli.options import ENGINE, REMOTE
 from cli.segment_cmd import AS_OF, emit_json, emit_table
 
 app = typer.Typer(help="Audiences: a segment plus fields, a key and a destination; preview, export, sync.",
@@ -40,10 +41,11 @@ def list_cmd(fmt: str = typer.Option("table", "--format", help="table | json")) 
 
 @app.command("preview")
 @guarded
-def preview(name: str = typer.Argument(..., help="The audience."), as_of: Optional[str] = AS_OF,
+def preview(name: str = typer.Argument(..., help="The audience."), as_of: Optional[str] = AS_OF, engine: Optional[str] = ENGINE, remote: Optional[str] = REMOTE,
             sample: int = typer.Option(10, "--sample", help="How many rows to show."),
             fmt: str = typer.Option("table", "--format", help="table | json")) -> None:
     """Counts (members, exported, excluded for lack of consent, without a key) and a sample."""
+    state.current.use_engine(engine, remote)
     from cli.output import check_format
 
     fmt = check_format(fmt, ("table", "json"))
@@ -64,13 +66,14 @@ def preview(name: str = typer.Argument(..., help="The audience."), as_of: Option
 @guarded
 def export(
     name: str = typer.Argument(..., help="The audience."),
-    as_of: Optional[str] = AS_OF,
+    as_of: Optional[str] = AS_OF, engine: Optional[str] = ENGINE, remote: Optional[str] = REMOTE,
     fmt: Optional[str] = typer.Option(None, "--format",
                                       help="table | csv | json | jsonl | parquet | arrow (default: table; arrow with --output -)"),
     out_path: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to PATH; '-' streams to stdout."),
     quiet: bool = QUIET,
 ) -> None:
     """Stream the audience's records (consent applied, PII hashed as the destination asks)."""
+    state.current.use_engine(engine, remote)
     from cli import output
 
     if fmt is None:
@@ -107,12 +110,13 @@ def sync(
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be added, changed and removed; send nothing."),
     full_resync: bool = typer.Option(False, "--full-resync", help="Send every member again (state is kept)."),
     mode: Optional[str] = typer.Option(None, "--mode", help="full | incremental | mirror (default: the audience's)"),
-    as_of: Optional[str] = AS_OF,
+    as_of: Optional[str] = AS_OF, engine: Optional[str] = ENGINE, remote: Optional[str] = REMOTE,
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Records per request."),
     fmt: str = typer.Option("text", "--format", help="text | json"),
     quiet: bool = QUIET,
 ) -> None:
     """Deliver the audience to its destination; print a summary (the JSON log is kept in .cdp/state)."""
+    state.current.use_engine(engine, remote)
     from cli.output import check_format
     from federation.sync.runner import run_sync
 

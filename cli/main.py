@@ -38,9 +38,12 @@ def root(
     workspace: Optional[Path] = typer.Option(None, "--workspace", "-w", metavar="DIR",
                                              help="Workspace folder (default: $CDP_WORKSPACE, else ./configs)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Print tracebacks and more detail."),
+    engine: Optional[str] = typer.Option(None, "--engine", help="local | spark (default: the workspace's engine section, else local)."),
+    remote: Optional[str] = typer.Option(None, "--remote", metavar="URL", help="Spark Connect address, sc://host:port."),
 ) -> None:
     # sub-apps mounted here (e.g. models.cli) find the workspace through ctx.obj.workspace()
     ctx.obj = state.reset(workspace, verbose)
+    ctx.obj.use_engine(engine, remote)
 
 
 app.command("query")(query_cmd.query)

@@ -10,6 +10,7 @@ import typer
 
 from cli import state
 from cli.errors import guarded, scrub
+from cli.options import ENGINE, REMOTE
 
 app = typer.Typer(help="Segments: named sets of customers (YAML conditions or .sql files).",
                   no_args_is_help=True, rich_markup_mode=None)
@@ -48,9 +49,10 @@ def list_cmd(fmt: str = typer.Option("table", "--format", help="table | json")) 
 
 @app.command("show")
 @guarded
-def show(name: str = typer.Argument(..., help="The segment."), as_of: Optional[str] = AS_OF,
+def show(name: str = typer.Argument(..., help="The segment."), as_of: Optional[str] = AS_OF, engine: Optional[str] = ENGINE, remote: Optional[str] = REMOTE,
          fmt: str = typer.Option("text", "--format", help="text | json")) -> None:
     """The compiled SQL and the plan (what each source receives, what runs in Arrow)."""
+    state.current.use_engine(engine, remote)
     from cli.output import check_format
 
     fmt = check_format(fmt, ("text", "json"))
@@ -76,11 +78,12 @@ def _segment(name: str, as_of: Optional[str]) -> Any:
 @guarded
 def run(
     name: str = typer.Argument(..., help="The segment."),
-    as_of: Optional[str] = AS_OF,
+    as_of: Optional[str] = AS_OF, engine: Optional[str] = ENGINE, remote: Optional[str] = REMOTE,
     fmt: str = typer.Option("table", "--format", help="table | csv | json | jsonl | parquet | arrow"),
     out_path: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to PATH instead of stdout ('-')."),
 ) -> None:
     """Run the segment and print its members (formats as `cdp query`)."""
+    state.current.use_engine(engine, remote)
     from cli import output
 
     fmt = output.check_format(fmt)
@@ -91,9 +94,10 @@ def run(
 
 @app.command("count")
 @guarded
-def count(name: str = typer.Argument(..., help="The segment."), as_of: Optional[str] = AS_OF,
+def count(name: str = typer.Argument(..., help="The segment."), as_of: Optional[str] = AS_OF, engine: Optional[str] = ENGINE, remote: Optional[str] = REMOTE,
           fmt: str = typer.Option("text", "--format", help="text | json")) -> None:
     """How many members the segment has now (or --as-of)."""
+    state.current.use_engine(engine, remote)
     from cli.output import check_format
 
     fmt = check_format(fmt, ("text", "json"))

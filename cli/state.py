@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 class State:
     workspace_dir: Path | None = None
     verbose: bool = False
+    engine: str | None = None  # --engine / --remote: where queries run (default: the YAML's, else local)
+    remote: str | None = None
     _workspace: Any = field(default=None, repr=False)
 
     def workspace(self) -> Workspace:
@@ -27,7 +29,22 @@ class State:
             from federation.workspace import Workspace
 
             self._workspace = Workspace.load(self.workspace_dir)
+            self._apply_engine()
         return self._workspace
+
+    def use_engine(self, engine: str | None, remote: str | None) -> None:
+        if engine is not None:
+            self.engine = engine
+        if remote is not None:
+            self.remote = remote
+        if self._workspace is not None:
+            self._apply_engine()
+
+    def _apply_engine(self) -> None:
+        if self.engine is not None or self.remote is not None:
+            from federation.engines import apply_engine_choice
+
+            apply_engine_choice(self._workspace, self.engine, self.remote)
 
     def loaded(self) -> Workspace | None:
         return self._workspace

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from federation.catalog import Catalog
     from federation.plan import Fragment, Plan
+    from federation.run import RunStats
 
 _BLOCKING = ("group", "having", "order", "distinct", "qualify")
 
@@ -91,7 +92,7 @@ def _estimate(catalog: Catalog, frag: Fragment) -> float:
     return -1.0 if e is None else e
 
 
-def stream(catalog: Catalog, plan: Plan) -> pa.RecordBatchReader | None:
+def stream(catalog: Catalog, plan: Plan, stats: RunStats | None = None) -> pa.RecordBatchReader | None:
     """A streaming reader of the answer, or None when the plan is not a pipeline."""
     import pyarrow as pa
 
@@ -102,11 +103,12 @@ def stream(catalog: Catalog, plan: Plan) -> pa.RecordBatchReader | None:
     if found is None:
         return None
     frag, q = found
+    stats = stats if stats is not None else RunStats()
     others = [f for f in plan.fragments if f.id != frag.id]
-    reader = open_fragment(catalog, frag, FragmentStats())
+    reader = open_fragment(catalog, frag, stats.fragments.setdefault(frag.id, FragmentStats()))
     from dataclasses import replace
 
-    tables = fetch_all(catalog, replace(plan, fragments=tuple(others)), RunStats(), dynamic=False) if others else {}
+    tables = fetch_all(catalog, replace(plan, fragments=tuple(others)), stats, dynamic=False) if others else {}
     defs = [(c.alias_or_name, c.this) for c in (q.args["with_"].expressions if q.args.get("with_") else [])]
     by_name = dict(defs)
     live = []

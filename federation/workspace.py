@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from connectors.base import Connector, TableInfo
     from federation.config.model import WorkspaceConfig
+    from federation.engines import Engine
     from federation.plan import Plan
 
 
@@ -36,6 +37,8 @@ class Workspace:
         self.catalog = Catalog(self.connector, list(config.sources))
         self._model: Any = None
         self._model_loaded = False
+        self._engine: Engine | None = None  # a remote engine's session, kept across queries
+        self._engine_choice: tuple[str | None, str | None] = (None, None)
 
     # -- construction -------------------------------------------------------------
     @classmethod
@@ -55,6 +58,9 @@ class Workspace:
     def close(self) -> None:
         with self._lock:
             conns, self._connectors = list(self._connectors.values()), {}
+            engine, self._engine = self._engine, None
+        if engine is not None:
+            engine.close()
         for c in conns:
             try:
                 c.close()
@@ -142,6 +148,33 @@ class Workspace:
                 text = text.replace(secret, "[secure]")
         return text
 
+    # -- engines ------------------------------------------------------------------
+    def use_engine(self, kind: str | None = None, remote: str | None = None) -> None:
+        """Run every later query (segments and audiences too) on this engine:
+        ``--engine``/``--remote``. None keeps the workspace's ``engine`` section."""
+        with self._lock:
+            old, self._engine = self._engine, None
+            self._engine_choice = (kind, remote)
+        if old is not None:
+            old.close()
+
+    def engine(self, kind: str | None = None, remote: str | None = None) -> Engine:
+        """The engine for one query: arguments, else use_engine's, else the YAML's, else local."""
+        from federation.engines import LocalEngine, engine_for, engine_settings
+
+        if kind is None and remote is None:
+            kind, remote = self._engine_choice
+        settings = engine_settings(self.config, kind, remote)
+        if settings["kind"] == "local":
+            return LocalEngine()
+        with self._lock:
+            current = self._engine
+            if current is None or current.name != settings["kind"] or getattr(current, "remote", None) != settings.get("remote"):
+                if current is not None:
+                    current.close()
+                current = self._engine = engine_for(self.config, kind, remote)
+            return current
+
     # -- queries ------------------------------------------------------------------
     def plan(self, sql: str, params: Mapping[str, Any] | None = None, dialect: str = "postgres",
              pushdown: bool = True) -> Plan:
@@ -155,37 +188,47 @@ class Workspace:
         )
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None, dialect: str = "postgres",
-              pushdown: bool = True) -> pa.Table:
-        """Run ``sql`` against the live sources; the whole answer as a pyarrow.Table."""
-        from federation.run import run
+              pushdown: bool = True, engine: str | None = None, remote: str | None = None) -> pa.Table:
+        """Run ``sql`` against the live sources; the whole answer as a pyarrow.Table.
 
-        return run(self.catalog, self.plan(sql, params, dialect, pushdown))
+        ``engine="spark"`` (with ``remote="sc://host:port"``) runs it on Spark Connect."""
+        return self.engine(engine, remote).run(self.plan(sql, params, dialect, pushdown), self.catalog)
 
     def query_batches(self, sql: str, params: Mapping[str, Any] | None = None,
-                      dialect: str = "postgres") -> pa.RecordBatchReader:
+                      dialect: str = "postgres", engine: str | None = None,
+                      remote: str | None = None) -> pa.RecordBatchReader:
         """Run ``sql``; the answer as a stream of record batches."""
         from federation.run import run_batches
 
+        eng = self.engine(engine, remote)
+        if eng.name != "local":
+            return eng.run(self.plan(sql, params, dialect), self.catalog).to_reader()
         return run_batches(self.catalog, self.plan(sql, params, dialect))
 
     def explain(self, sql: str, params: Mapping[str, Any] | None = None, analyze: bool = False,
-                dialect: str = "postgres", pushdown: bool = True) -> dict[str, Any]:
-        """The plan as the documented JSON document; with ``analyze`` it also runs it."""
+                dialect: str = "postgres", pushdown: bool = True, engine: str | None = None,
+                remote: str | None = None) -> dict[str, Any]:
+        """The plan as the documented JSON document; with ``analyze`` it also runs it.
+
+        On Spark each fragment also shows its ``partitions`` and the document a
+        ``spark.sql`` (the residual as Spark SQL); the native requests are the same."""
+        from federation.engines import merge_explain
         from federation.explain import plan_json
-        from federation.run import RunStats, run
+        from federation.run import RunStats
 
         plan = self.plan(sql, params, dialect, pushdown)
         model = self.model
         notes = list(model.last_expansion_notes or []) if model is not None else []
         pruned = {k: list(v) for k, v in (model.last_pruned or {}).items() if v} if model is not None else {}
+        eng = self.engine(engine, remote)
         stats = None
         if analyze:
             stats = RunStats()
-            run(self.catalog, plan, stats)
+            eng.run(plan, self.catalog, stats)
         doc = plan_json(plan, self.catalog, stats)
         if notes or pruned:
             doc["model"] = {"notes": notes, "pruned": pruned}
-        return doc
+        return merge_explain(doc, eng.explain(plan, self.catalog))
 
     # -- segments and audiences (models/segments.py, models/audiences.py) ----------
     def segment(self, name: str) -> Any:

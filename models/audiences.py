@@ -240,13 +240,18 @@ class Audience:
         ``read``, when given, receives the rows fetched per source (for sync logs)."""
         from federation.run import FragmentStats, RunStats, open_fragment, run
 
+        from federation.stream import stream
+
         plan = self.ws.plan(self.sql)
         stats = RunStats()
-        if plan.residual is None:  # one fragment: stream straight from the source
+        engine = self.ws.engine()
+        if engine.name != "local":  # e.g. Spark: the engine answers, we hand out its batches
+            reader = engine.run(plan, self.ws.catalog, stats).to_reader()
+        elif plan.residual is None:  # one fragment: stream straight from the source
             frag = plan.fragments[0]
             reader = open_fragment(self.ws.catalog, frag, stats.fragments.setdefault(frag.id, FragmentStats()))
-        else:
-            reader = run(self.ws.catalog, plan, stats).to_reader()
+        else:  # a row-wise pipeline streams its largest input; anything else is answered whole
+            reader = stream(self.ws.catalog, plan, stats) or run(self.ws.catalog, plan, stats).to_reader()
         for batch in reader:
             if batch.num_rows:
                 yield self.transform(batch)

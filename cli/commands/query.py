@@ -28,12 +28,14 @@ def query(
                                      help="Fetch whole tables and do all work in Arrow (debugging)."),
     workspace: Optional[Path] = options.WORKSPACE,
     verbose: bool = options.VERBOSE,
+    engine: Optional[str] = options.ENGINE,
+    remote: Optional[str] = options.REMOTE,
 ) -> None:
     """Run a SQL query over the workspace's sources and print the answer.
 
     Example: cdp query "SELECT country, count(*) FROM shop.customers GROUP BY 1" --format csv
     """
-    state.override(workspace, verbose)
+    state.override(workspace, verbose).use_engine(engine, remote)
     from cli import inputs, output
 
     fmt = output.check_format(fmt)
@@ -58,12 +60,14 @@ def explain(
     dialect: str = _DIALECT,
     workspace: Optional[Path] = options.WORKSPACE,
     verbose: bool = options.VERBOSE,
+    engine: Optional[str] = options.ENGINE,
+    remote: Optional[str] = options.REMOTE,
 ) -> None:
     """Show what each source receives (native SQL or HTTP request) and what runs in Arrow.
 
     Example: cdp explain "SELECT * FROM shop.customers WHERE country = 'DE'" --format json
     """
-    state.override(workspace, verbose)
+    state.override(workspace, verbose).use_engine(engine, remote)
     import json
 
     from cli import inputs, output
@@ -77,6 +81,7 @@ def explain(
     if fmt == "json":
         typer.echo(scrub(json.dumps(doc, indent=2, default=str)))
     else:
+        from federation.engines import explain_text
         from federation.explain import render_text
 
-        typer.echo(scrub(render_text(doc)))
+        typer.echo(scrub(render_text(doc) + explain_text(doc)))
