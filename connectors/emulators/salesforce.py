@@ -1,4 +1,5 @@
-"""A loopback Salesforce REST emulator: SOQL query/queryMore, describe, upsert, OAuth.
+"""A loopback Salesforce REST emulator: SOQL query/queryMore, describe, upsert,
+sObject Collections delete, OAuth.
 
 Reproduces the documented wire protocol (CRM-PROTOCOLS section 2): error arrays,
 ``nextRecordsUrl`` paging with the ``Sforce-Query-Options: batchSize`` clamp, the
@@ -48,6 +49,18 @@ class SalesforceApp:
         self._cursors: dict[str, tuple[str, list[dict[str, Any]]]] = {}
         self._lock = threading.Lock()
         self.writes = 0
+        self.deleted: list[str] = []
+
+    def _delete_one(self, rid: str) -> dict[str, Any]:
+        with self._lock:
+            for rows in self.records.values():
+                for i, r in enumerate(rows):
+                    if r.get("Id") == rid:
+                        del rows[i]
+                        self.deleted.append(rid)
+                        return {"id": rid, "success": True, "errors": []}
+        return {"id": rid, "success": False,
+                "errors": [{"statusCode": "ENTITY_IS_DELETED", "message": "entity is deleted", "fields": []}]}
 
     # -- switches for tests ------------------------------------------------------
     def rename_field(self, sobject: str, old: str, new: str) -> None:
@@ -87,6 +100,12 @@ class SalesforceApp:
             return _err(status, e.code, e.message)
 
     def _api(self, method: str, version: str, rest: str, query: str, headers: dict[str, str], body: bytes | None) -> Response:
+        if method == "DELETE" and rest.rstrip("/") == "/composite/sobjects":
+            # sObject Collections delete: one result per id, in order; at most 200 ids
+            ids = [i for i in parse_qs(query).get("ids", [""])[0].split(",") if i]
+            if not ids or len(ids) > 200:
+                return _err(400, "EXCEEDED_ID_LIMIT", "between 1 and 200 ids are allowed")
+            return 200, {}, [self._delete_one(i) for i in ids]
         if rest == "/limits" and method == "GET":
             return 200, {}, {"DailyApiRequests": {"Max": self.api_limit, "Remaining": self.api_limit - self.api_used}}
         m = re.fullmatch(r"/sobjects/(\w+)/describe/?", rest)

@@ -128,3 +128,17 @@ def test_composite_upsert():
     too_many = {"records": [{"External_Id__c": f"e{i}"} for i in range(201)]}
     status, _h, res = app.handle("PATCH", "/services/data/v60.0/composite/sobjects/Contact/External_Id__c", AUTH, json.dumps(too_many).encode())
     assert status == 400 and res[0]["errorCode"] == "EXCEEDED_ID_LIMIT"
+
+
+def test_collections_delete_answers_per_id() -> None:
+    from connectors.emulators.salesforce import SalesforceApp
+
+    app = SalesforceApp(contacts=5)
+    rid = app.records["Contact"][0]["Id"]
+    status, _, body = app._api("DELETE", "v60.0", "/composite/sobjects", f"ids={rid},003000000000BAD", {}, None)
+    assert status == 200
+    assert body[0] == {"id": rid, "success": True, "errors": []}
+    assert body[1]["success"] is False and body[1]["errors"][0]["statusCode"] == "ENTITY_IS_DELETED"
+    assert app.deleted == [rid]
+    status, _, body = app._api("DELETE", "v60.0", "/composite/sobjects", "ids=" + ",".join(["x"] * 201), {}, None)
+    assert status == 400

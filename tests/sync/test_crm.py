@@ -16,7 +16,7 @@ from federation.sync.runner import run_sync
 from federation.sync.state import SyncState, state_dir
 from tests.segments import data
 from tests.sync.helpers import workspace
-from tests.sync.sf_delete import SalesforceAppWithDelete
+from connectors.emulators.salesforce import SalesforceApp
 
 UPSERT = "/crm/v3/objects/contacts/batch/upsert"
 
@@ -119,7 +119,7 @@ def test_hubspot_destination_from_a_declared_source(tmp_path: Path, hubspot: Hub
 
 
 def test_salesforce_upsert_by_external_id_and_mirror_delete(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    app = SalesforceAppWithDelete(contacts=3)
+    app = SalesforceApp(contacts=3)
     monkeypatch.setenv("SALESFORCE_TOKEN", app.token)
     with SalesforceEmulator(app) as emu:
         root = workspace(tmp_path, f"""
