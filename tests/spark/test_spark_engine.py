@@ -161,6 +161,11 @@ def test_source_failing_in_a_partition_is_one_source_error(setup) -> None:  # ty
     assert text.startswith("source 'bad': cannot be configured on the Spark executor")
     assert "ONLY_ON_THE_CLIENT_URI is not set" in text
     assert "org.apache" not in text and "Traceback" not in text
+    # what `--verbose` prints (the traceback) carries Spark's own error as the cause
+    import traceback
+
+    assert e.value.__cause__ is not None
+    assert "The above exception was the direct cause" in "".join(traceback.format_exception(e.value))
     assert _our_views(engine) == []
 
 

@@ -140,7 +140,8 @@ class SparkEngine:
         except CdpError:
             raise
         except Exception as e:  # noqa: BLE001 - pyspark/grpc errors become one fedcdp error
-            raise translate(e, self._scrub) from None
+            # chained: `--verbose` prints the traceback, Spark's own message and stack with it
+            raise translate(e, self._scrub) from e
         finally:
             for view in made:
                 try:
