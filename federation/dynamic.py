@@ -24,6 +24,10 @@ if TYPE_CHECKING:
 
 DEFAULT_MAX_KEYS = 50_000
 WAIT_SECONDS = 2.0  # how long a probe waits for its join partner's keys
+# A table scan needing more keys than one request takes sends them in chunks, each
+# a request of its own (rows of different chunks never overlap: keys are unique).
+# Past this many requests a plain scan, reduced as its rows arrive, is cheaper.
+MAX_KEY_BATCHES = 20
 # A file scan reads every row group whatever the keys (they are rarely clustered by
 # key): keys only save materialising rows. Measured on 10M Parquet events (bench/):
 # with a pushed filter already cutting them to 500k rows, adding 2,004 keys was
@@ -85,11 +89,76 @@ def probes(catalog: Catalog, plan: Plan) -> dict[str, tuple[Fragment, list[Edge]
     return out
 
 
-def apply_keys(catalog: Catalog, frag: Fragment, edges: list[Edge], fetched: dict[str, pa.Table],
-               stats: FragmentStats) -> Fragment:
-    """The fragment with the smallest usable key set attached, or unchanged."""
+def late_edges(catalog: Catalog, plan: Plan, waiting: dict[str, tuple[Fragment, list[Edge]]]) -> dict[str, list[Edge]]:
+    """Edges applied to a probe's rows as they arrive (it does not wait): the probe
+    starts at once and drops rows whose key is not among its partner's keys as
+    soon as the partner is in, and the rows read before that at the end. Sources
+    that cannot take keys (or not that many) and file scans are reduced this way.
+
+    Builds are never reduced this way themselves (a probe's last step waits for
+    its builds, so a chain could wait on itself); the likely-smaller side builds."""
+    by_id = {f.id: f for f in plan.fragments}
+    size = {f.id: _estimate(catalog, f) for f in plan.fragments}
+
+    def order(e: Edge) -> tuple[float, int]:
+        est = size[e.build]
+        return (est if est is not None else float("inf"), 0 if _selective(by_id[e.build]) else 1)
+
+    candidates = []
+    for e in find_edges(plan.residual):
+        if e.build not in by_id or e.probe not in by_id or e.build in waiting:
+            continue
+        if e.probe in waiting and any(w.build == e.build for w in waiting[e.probe][1]):
+            continue  # the probe waits for this partner and says what it did with its keys
+        candidates.append(e)
+    out: dict[str, list[Edge]] = {}
+    builds: set[str] = set()
+    for e in sorted(candidates, key=order):
+        if e.build in out or e.probe in builds:
+            continue
+        out.setdefault(e.probe, []).append(e)
+        builds.add(e.build)
+    return out
+
+
+def keys_of(table: pa.Table, column: str) -> pa.Array:
     import pyarrow.compute as pc
 
+    return pc.unique(table.column(column).combine_chunks()).drop_null()
+
+
+def semi_reduce(rows: pa.RecordBatch | pa.Table, column: str, keys: pa.Array) -> pa.RecordBatch | pa.Table | None:
+    """``rows`` whose ``column`` is among ``keys`` (NULL never is), or None when the
+    two sides' types differ in kind: then the join's own cast decides what matches."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def kind(t: pa.DataType) -> str | None:
+        if pa.types.is_integer(t):
+            return "int"
+        if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+            return "text"
+        return None
+
+    target = rows.schema.field(column).type
+    if keys.type != target:
+        if kind(keys.type) is None or kind(keys.type) != kind(target):
+            return None
+        try:
+            keys = keys.cast(target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return None  # e.g. a key too large for the probe's narrower integer: it matches nothing there anyway
+    return rows.filter(pc.is_in(rows.column(column), value_set=keys))
+
+
+def apply_keys(catalog: Catalog, frag: Fragment, edges: list[Edge], fetched: dict[str, pa.Table],
+               stats: FragmentStats) -> list[Fragment]:
+    """The fragment with the smallest usable key set attached: one fragment, or one
+    per chunk of at most the source's ``max_in_list`` keys when a table scan needs a
+    few more keys than one request takes (at most MAX_KEY_BATCHES requests). Keys
+    are a hint a source may ignore, so the runner checks each chunk's rows against
+    its own keys (else chunks would repeat rows). The fragment unchanged when keys
+    cannot help."""
     from connectors.base import KeyFilter
 
     limit = catalog.connector(frag.source).capabilities.max_in_list or DEFAULT_MAX_KEYS
@@ -98,19 +167,21 @@ def apply_keys(catalog: Catalog, frag: Fragment, edges: list[Edge], fetched: dic
         table = fetched.get(e.build)
         if table is None or e.build_column not in table.column_names:
             continue
-        keys = pc.unique(table.column(e.build_column).combine_chunks()).drop_null()
+        keys = keys_of(table, e.build_column)
         if best is None or len(keys) < len(best[1]):
             best = (e, keys)
     if best is None:
-        return frag
+        return [frag]
     edge, keys = best
     decision: dict[str, object] = {"from": edge.build, "column": edge.probe_column, "keys": len(keys)}
-    if len(keys) > limit:
+    stats.dynamic_filter = decision
+    chunks = max(1, -(-len(keys) // limit))
+    if chunks > 1 and (frag.request.limit is not None or chunks > MAX_KEY_BATCHES):
         decision["used"] = False
         decision["reason"] = f"{len(keys)} keys is over this source's limit of {limit}"
-        stats.dynamic_filter = decision
-        return frag
+        return [frag]
     decision["used"] = True
-    stats.dynamic_filter = decision
-    request = dataclasses.replace(frag.request, key_filter=KeyFilter(edge.probe_column, keys))
-    return dataclasses.replace(frag, request=request)
+    if chunks > 1:
+        decision["batches"] = chunks
+    return [dataclasses.replace(frag, request=dataclasses.replace(
+        frag.request, key_filter=KeyFilter(edge.probe_column, keys.slice(i * limit, limit)))) for i in range(chunks)]

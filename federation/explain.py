@@ -153,6 +153,10 @@ def render_text(doc: dict[str, Any]) -> str:
             d = a.get("dynamic_filter")
             if d:
                 verdict = "pushed" if d.get("used") else f"not pushed ({d.get('reason')})"
+                if d.get("batches"):
+                    verdict += f" in {d['batches']} requests"
+                if d.get("in_stream"):
+                    verdict += f"; rows kept after the key check in Arrow: {d.get('rows_kept')} of {a['rows']}"
                 lines.append(f"  dynamic filter: {d['keys']} keys of {d['from']} on {d['column']}: {verdict}")
         lines.append("")
     arrow = doc["arrow"]

@@ -95,7 +95,8 @@ def open_fragment(catalog: Catalog, frag: Fragment, stats: FragmentStats) -> pa.
     )
 
 
-def _read(catalog: Catalog, frag: Fragment, st: FragmentStats, cancel: threading.Event | None) -> pa.Table | None:
+def _read(catalog: Catalog, frag: Fragment, st: FragmentStats, cancel: threading.Event | None,
+          reducer: _Reducer | None = None) -> pa.Table | None:
     """Read a fragment whole; None when ``cancel`` was set before it finished."""
     import pyarrow as pa
 
@@ -106,8 +107,70 @@ def _read(catalog: Catalog, frag: Fragment, st: FragmentStats, cancel: threading
         if cancel is not None and cancel.is_set():
             reader.close()
             return None
-        batches.append(batch)
-    return pa.Table.from_batches(batches, schema=reader.schema)
+        batches.append(reducer.batch(batch) if reducer is not None else batch)
+    table = pa.Table.from_batches(batches, schema=reader.schema)
+    return reducer.finish(table) if reducer is not None else table
+
+
+class _Reducer:
+    """Drops a probe's rows whose key is not among its join partners' keys, batch by
+    batch once a partner is in, and over the rows read before that at the end (the
+    answer waits for the partner anyway). What it did goes to the fragment's stats."""
+
+    def __init__(self, edges: list, futures: dict, stats: FragmentStats, decided: bool = False) -> None:  # type: ignore[type-arg]
+        self.edges, self.futures, self.stats = edges, futures, stats
+        self.keys: dict[int, object] = {}
+        self.decided = decided  # the fragment already reports a pushed-keys decision
+
+    def _ready(self, wait: bool) -> list:  # type: ignore[type-arg]
+        from federation.dynamic import keys_of
+
+        out = []
+        for i, e in enumerate(self.edges):
+            fut = self.futures.get(e.build)
+            while fut is None and wait:  # the runner is still submitting the reads
+                time.sleep(0.001)
+                fut = self.futures.get(e.build)
+            if fut is None:
+                continue
+            if i not in self.keys and (wait or fut.done()):
+                try:
+                    table = fut.result()
+                except BaseException:  # the partner's own failure is reported by the runner
+                    table = None
+                self.keys[i] = keys_of(table, e.build_column) if table is not None and \
+                    e.build_column in table.column_names else None
+            if self.keys.get(i) is not None:
+                out.append((e, self.keys[i]))
+        return out
+
+    def _reduce(self, rows, wait: bool):  # type: ignore[no-untyped-def]
+        from federation.dynamic import semi_reduce
+
+        for e, keys in self._ready(wait):
+            if e.probe_column in rows.schema.names:
+                cut = semi_reduce(rows, e.probe_column, keys)
+                if cut is not None:
+                    rows = cut
+                    self._note(e, keys)
+        return rows
+
+    def _note(self, e, keys) -> None:  # type: ignore[no-untyped-def]
+        d = self.stats.dynamic_filter
+        if d is None or (not self.decided and d.get("from") != e.build):
+            d = self.stats.dynamic_filter = {"from": e.build, "column": e.probe_column, "keys": len(keys),
+                                             "used": False, "reason": "applied to the rows as they arrived"}
+        d["in_stream"] = True
+
+    def batch(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        return self._reduce(batch, wait=False)
+
+    def finish(self, table: pa.Table) -> pa.Table:
+        out = self._reduce(table, wait=True)
+        d = self.stats.dynamic_filter
+        if d is not None and d.get("in_stream"):
+            d["rows_kept"] = out.num_rows
+        return out
 
 
 def fetch_all(catalog: Catalog, plan: Plan, stats: RunStats, dynamic: bool = True) -> dict[str, pa.Table]:
@@ -116,28 +179,56 @@ def fetch_all(catalog: Catalog, plan: Plan, stats: RunStats, dynamic: bool = Tru
     filters do), then decides from the keys it sees whether to send them."""
     from concurrent.futures import wait
 
-    from federation.dynamic import WAIT_SECONDS, apply_keys, probes
+    from federation.dynamic import WAIT_SECONDS, apply_keys, late_edges, probes, semi_reduce
 
     for f in plan.fragments:
         stats.fragments.setdefault(f.id, FragmentStats())
     waiting = probes(catalog, plan) if dynamic else {}
+    late = late_edges(catalog, plan, waiting) if dynamic else {}
     cancel = threading.Event()
 
+    def reducer(fid: str, builds: dict, decided: bool = False) -> _Reducer | None:  # type: ignore[type-arg]
+        return _Reducer(late[fid], builds, stats.fragments[fid], decided) if fid in late else None
+
     def probe(frag: Fragment, edges: list, builds: dict) -> pa.Table | None:  # type: ignore[type-arg]
+        import pyarrow as pa
+
         st = stats.fragments[frag.id]
         done, _ = wait([builds[e.build] for e in edges], timeout=WAIT_SECONDS)
         ready = {e.build: builds[e.build].result() for e in edges if builds[e.build] in done}
         if ready:
-            frag = apply_keys(catalog, frag, [e for e in edges if e.build in ready], ready, st)
+            chunks = apply_keys(catalog, frag, [e for e in edges if e.build in ready], ready, st)
         else:
+            chunks = [frag]
             st.dynamic_filter = {"from": edges[0].build, "column": edges[0].probe_column, "used": False,
                                  "reason": f"its join partner took longer than {WAIT_SECONDS} s"}
-        return _read(catalog, frag, st, cancel)
+        pushed = bool(st.dynamic_filter and st.dynamic_filter.get("used"))
+        # keys not sent to the source still cut the rows as they arrive
+        red = _Reducer(edges + late.get(frag.id, []), builds, st, decided=True) if not pushed else reducer(frag.id, builds, True)
+        if len(chunks) == 1:
+            return _read(catalog, chunks[0], st, cancel, red)
+        parts = []
+        for c in chunks:
+            part = _read(catalog, c, st, cancel, red)
+            if part is None:
+                return None
+            kf = c.request.key_filter
+            exact = semi_reduce(part, kf.column, kf.keys) if kf.column in part.column_names else None
+            if exact is None:  # cannot tell which rows are this chunk's: one plain read
+                st.dynamic_filter = {**(st.dynamic_filter or {}), "used": False,
+                                     "reason": "the keys and the column differ in type"}
+                st.rows = st.bytes = 0
+                return _read(catalog, frag, st, cancel, red)
+            parts.append(exact)
+        st.request = frag.request
+        return pa.concat_tables(parts)
 
     workers = max(1, min(32, len(plan.fragments)))  # probes wait on builds: one thread each
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
-        futures = {f.id: pool.submit(_read, catalog, f, stats.fragments[f.id], cancel)
-                   for f in plan.fragments if f.id not in waiting}
+        futures: dict = {}  # type: ignore[type-arg]
+        for f in plan.fragments:
+            if f.id not in waiting:
+                futures[f.id] = pool.submit(_read, catalog, f, stats.fragments[f.id], cancel, reducer(f.id, futures))
         for pid, (frag, edges) in waiting.items():
             futures[pid] = pool.submit(probe, frag, edges, futures)
         try:

@@ -51,9 +51,78 @@ def test_too_many_keys_are_not_sent(ws) -> None:  # type: ignore[no-untyped-def]
     import dataclasses
 
     conn.capabilities = dataclasses.replace(old, max_in_list=3)
+    import federation.dynamic as dynamic
+
+    budget, dynamic.MAX_KEY_BATCHES = dynamic.MAX_KEY_BATCHES, 1
     try:
         doc = ws.explain(SQL.format(customers="wh.customers", orders="shop.orders"), analyze=True)
     finally:
         conn.capabilities = old
+        dynamic.MAX_KEY_BATCHES = budget
     decision = next(f for f in doc["fragments"] if f["source"] == "shop")["analyze"]["dynamic_filter"]
     assert decision["used"] is False and "over this source's limit of 3" in decision["reason"]
+
+
+EVENTS_SQL = ("SELECT c.id, e.name, e.value FROM {customers} c JOIN {events} e ON e.customer_id = c.id "
+              "WHERE c.country = 'DE' AND c.age > 60 AND e.value > 10")
+
+
+def test_a_file_scan_with_its_own_filter_is_cut_as_its_rows_arrive(ws) -> None:  # type: ignore[no-untyped-def]
+    """The CSV scan does not wait (its pushed filter already reads every row): the
+    partner's keys drop its rows once they are in, so only matching rows are kept."""
+    sql = EVENTS_SQL.format(customers="wh.customers", events="ev.events")
+    want = duckdb_answer(EVENTS_SQL.format(customers="customers", events="events"), TABLES)
+    doc = ws.explain(sql, analyze=True)
+    ev = next(f for f in doc["fragments"] if f["source"] == "ev")
+    decision = ev["analyze"]["dynamic_filter"]
+    assert decision["in_stream"] is True and decision["used"] is False
+    assert decision["rows_kept"] == len(want) < ev["analyze"]["rows"]
+    from federation.explain import render_text
+
+    assert "rows kept after the key check in Arrow: " in render_text(doc)
+    assert_same_rows(ws.query(sql), want, ordered=False)
+    assert_same_rows(ws.query(sql, pushdown=False), want, ordered=False)
+
+
+def test_keys_over_the_limit_go_in_several_requests(ws) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    sql = SQL.format(customers="wh.customers", orders="shop.orders")
+    want = duckdb_answer(SQL.format(customers="customers", orders="orders"), TABLES)
+    conn = ws.connector("shop")
+    old = conn.capabilities
+    conn.capabilities = dataclasses.replace(old, max_in_list=3)
+    try:
+        doc = ws.explain(sql, analyze=True)
+        got = ws.query(sql)
+    finally:
+        conn.capabilities = old
+    shop = next(f for f in doc["fragments"] if f["source"] == "shop")
+    wh = next(f for f in doc["fragments"] if f["source"] == "wh")
+    decision = shop["analyze"]["dynamic_filter"]
+    keys = wh["analyze"]["rows"]
+    assert decision["used"] is True and decision["batches"] == -(-keys // 3), (decision, shop["request"])
+    assert shop["analyze"]["rows"] == len(want)
+    assert_same_rows(got, want, ordered=False)
+
+
+def test_past_the_request_budget_keys_cut_the_rows_in_arrow(ws, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    import federation.dynamic as dynamic
+
+    monkeypatch.setattr(dynamic, "MAX_KEY_BATCHES", 2)
+    sql = SQL.format(customers="wh.customers", orders="shop.orders")
+    want = duckdb_answer(SQL.format(customers="customers", orders="orders"), TABLES)
+    conn = ws.connector("shop")
+    old = conn.capabilities
+    conn.capabilities = dataclasses.replace(old, max_in_list=1)
+    try:
+        doc = ws.explain(sql, analyze=True)
+        got = ws.query(sql)
+    finally:
+        conn.capabilities = old
+    decision = next(f for f in doc["fragments"] if f["source"] == "shop")["analyze"]["dynamic_filter"]
+    assert decision["used"] is False and decision["in_stream"] is True
+    assert decision["rows_kept"] == len(want)
+    assert_same_rows(got, want, ordered=False)
