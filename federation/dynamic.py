@@ -89,35 +89,20 @@ def probes(catalog: Catalog, plan: Plan) -> dict[str, tuple[Fragment, list[Edge]
     return out
 
 
-def late_edges(catalog: Catalog, plan: Plan, waiting: dict[str, tuple[Fragment, list[Edge]]]) -> dict[str, list[Edge]]:
-    """Edges applied to a probe's rows as they arrive (it does not wait): the probe
-    starts at once and drops rows whose key is not among its partner's keys as
-    soon as the partner is in, and the rows read before that at the end. Sources
-    that cannot take keys (or not that many) and file scans are reduced this way.
-
-    Builds are never reduced this way themselves (a probe's last step waits for
-    its builds, so a chain could wait on itself); the likely-smaller side builds."""
-    by_id = {f.id: f for f in plan.fragments}
-    size = {f.id: _estimate(catalog, f) for f in plan.fragments}
-
-    def order(e: Edge) -> tuple[float, int]:
-        est = size[e.build]
-        return (est if est is not None else float("inf"), 0 if _selective(by_id[e.build]) else 1)
-
-    candidates = []
+def late_edges(plan: Plan, waiting: dict[str, tuple[Fragment, list[Edge]]]) -> dict[str, list[Edge]]:
+    """Edges applied to a probe's rows as they arrive: the probe starts at once and,
+    from the moment a partner has finished, drops rows whose key is not among that
+    partner's keys (also over the rows read before, when it ends). Nobody waits, so
+    both directions of a pair are kept: whichever side finishes first cuts the other.
+    Sources that cannot take keys (or not that many) and file scans are reduced so."""
+    ids = {f.id for f in plan.fragments}
+    out: dict[str, list[Edge]] = {}
     for e in find_edges(plan.residual):
-        if e.build not in by_id or e.probe not in by_id or e.build in waiting:
+        if e.build not in ids or e.probe not in ids:
             continue
         if e.probe in waiting and any(w.build == e.build for w in waiting[e.probe][1]):
             continue  # the probe waits for this partner and says what it did with its keys
-        candidates.append(e)
-    out: dict[str, list[Edge]] = {}
-    builds: set[str] = set()
-    for e in sorted(candidates, key=order):
-        if e.build in out or e.probe in builds:
-            continue
         out.setdefault(e.probe, []).append(e)
-        builds.add(e.build)
     return out
 
 

@@ -113,27 +113,25 @@ def _read(catalog: Catalog, frag: Fragment, st: FragmentStats, cancel: threading
 
 
 class _Reducer:
-    """Drops a probe's rows whose key is not among its join partners' keys, batch by
-    batch once a partner is in, and over the rows read before that at the end (the
-    answer waits for the partner anyway). What it did goes to the fragment's stats."""
+    """Drops a probe's rows whose key is not among a finished join partner's keys,
+    batch by batch, and at the end over the rows read before the partner finished.
+    It never waits for a partner (two probes of each other would wait forever).
+    What it did goes to the fragment's stats."""
 
     def __init__(self, edges: list, futures: dict, stats: FragmentStats, decided: bool = False) -> None:  # type: ignore[type-arg]
         self.edges, self.futures, self.stats = edges, futures, stats
         self.keys: dict[int, object] = {}
         self.decided = decided  # the fragment already reports a pushed-keys decision
 
-    def _ready(self, wait: bool) -> list:  # type: ignore[type-arg]
+    def _ready(self) -> list:  # type: ignore[type-arg]
         from federation.dynamic import keys_of
 
         out = []
         for i, e in enumerate(self.edges):
             fut = self.futures.get(e.build)
-            while fut is None and wait:  # the runner is still submitting the reads
-                time.sleep(0.001)
-                fut = self.futures.get(e.build)
-            if fut is None:
+            if fut is None:  # the runner is still submitting the reads
                 continue
-            if i not in self.keys and (wait or fut.done()):
+            if i not in self.keys and fut.done():
                 try:
                     table = fut.result()
                 except BaseException:  # the partner's own failure is reported by the runner
@@ -144,10 +142,10 @@ class _Reducer:
                 out.append((e, self.keys[i]))
         return out
 
-    def _reduce(self, rows, wait: bool):  # type: ignore[no-untyped-def]
+    def _reduce(self, rows):  # type: ignore[no-untyped-def]
         from federation.dynamic import semi_reduce
 
-        for e, keys in self._ready(wait):
+        for e, keys in self._ready():
             if e.probe_column in rows.schema.names:
                 cut = semi_reduce(rows, e.probe_column, keys)
                 if cut is not None:
@@ -163,10 +161,10 @@ class _Reducer:
         d["in_stream"] = True
 
     def batch(self, batch: pa.RecordBatch) -> pa.RecordBatch:
-        return self._reduce(batch, wait=False)
+        return self._reduce(batch)
 
     def finish(self, table: pa.Table) -> pa.Table:
-        out = self._reduce(table, wait=True)
+        out = self._reduce(table)
         d = self.stats.dynamic_filter
         if d is not None and d.get("in_stream"):
             d["rows_kept"] = out.num_rows
@@ -184,7 +182,7 @@ def fetch_all(catalog: Catalog, plan: Plan, stats: RunStats, dynamic: bool = Tru
     for f in plan.fragments:
         stats.fragments.setdefault(f.id, FragmentStats())
     waiting = probes(catalog, plan) if dynamic else {}
-    late = late_edges(catalog, plan, waiting) if dynamic else {}
+    late = late_edges(plan, waiting) if dynamic else {}
     cancel = threading.Event()
 
     def reducer(fid: str, builds: dict, decided: bool = False) -> _Reducer | None:  # type: ignore[type-arg]

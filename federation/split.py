@@ -21,6 +21,7 @@ from sqlglot import exp
 from connectors.base import ScanRequest
 from federation.catalog import Catalog
 from federation.plan import Fragment, Pushed
+from federation.rules.renest_semijoins import renest_semijoins
 
 
 @dataclass
@@ -219,6 +220,8 @@ class Splitter:
             if t.db:
                 tables.append(t.name)
                 t.set("db", None)
+        if caps.dialect is not None:  # a database plans its own semi-joins best
+            query = renest_semijoins(query)
         if not conn.accepts(query):
             return None
         request = ScanRequest(output_names=tuple(names), query=query)
