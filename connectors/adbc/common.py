@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from federation.config.model import SourceConfig
 
-_KEY_LIST_MAX = 1000  # a dynamic key filter longer than this is not inlined (it is only a hint)
+_KEY_LIST_MAX = 1000  # drivers without array binding: a longer key list is not inlined as literals (it is only a hint)
 _POOL_MAX = 4  # idle connections kept per source
 
 
@@ -39,7 +39,7 @@ class AdbcConnector(SqlRendering):
     dialect = "postgres"
     supports_windows = True
     skip_rows = 0  # leading rows wrap_sql adds (type sentinels) that the reader drops
-    key_list_max = _KEY_LIST_MAX  # dynamic key filters up to this many keys are inlined as literals
+    key_list_max = _KEY_LIST_MAX  # dynamic key filters up to this many keys are sent (see keys.py)
     allow_list = "generic"  # which allowlist.DIALECTS entry decides pushdown (not the sqlglot dialect)
     explain_probe = False  # EXPLAIN each whole query before accepting it (option `probe: false` turns it off)
 
@@ -76,8 +76,9 @@ class AdbcConnector(SqlRendering):
     def check_query(self, query: exp.Expression) -> bool:
         return True
 
-    def execute(self, cursor: Any, sql: str) -> None:
-        cursor.execute(sql)
+    def execute(self, cursor: Any, sql: str, params: pa.RecordBatch | None = None) -> None:
+        """Run ``sql``; ``params``: one row, one column per placeholder (keys.parameters)."""
+        cursor.execute(sql, parameters=params)
 
     def explain(self, cursor: Any, sql: str) -> None:
         self.execute(cursor, f"EXPLAIN {sql}")  # sql was generated from an AST, never user text
@@ -175,7 +176,7 @@ class AdbcConnector(SqlRendering):
             annotated, _ = self._annotated(query)
             if not self.check_query(annotated):
                 return False
-            sql, _ = self.render(ScanRequest(output_names=tuple(query.named_selects), query=query))
+            sql = self.render(ScanRequest(output_names=tuple(query.named_selects), query=query)).sql
         except (RenderError, SourceError):
             return False
         except Exception:  # sqlglot could not type or render it: not pushed, the engine runs it
@@ -233,14 +234,17 @@ class AdbcConnector(SqlRendering):
     def scan(self, request: ScanRequest) -> pa.RecordBatchReader:
         import pyarrow as pa
 
-        sql, types = self._render_or_fail(request)
+        from connectors.adbc.keys import parameters
+
+        rendered = self._render_or_fail(request)
+        sql, types, params = rendered.sql, rendered.types, parameters(rendered.params)
         names = list(request.output_names)
         for attempt in (0, 1):
             conn, pooled = self._acquire()
             cursor = None
             try:
                 cursor = conn.cursor()
-                self.execute(cursor, sql)
+                self.execute(cursor, sql, params)
                 reader = cursor.fetch_record_batch()
                 break
             except Exception as e:

@@ -5,15 +5,20 @@
 the native ones (quoted), bare columns keep their SQL names as output names, and the
 outer select list is aliased to the request's output names. Identifiers are quoted
 and literals escaped by sqlglot; nothing a user typed is formatted into text.
+A dynamic key filter (ScanRequest.key_filter) on either becomes one condition
+whose form the dialect chooses (``key_condition``, keys.py): PostgreSQL and
+SQLite bind the whole key set as one parameter, other drivers get literals.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
 from connectors.adbc.allowlist import TEMPORAL
+from connectors.adbc.keys import BoundKeys, KeyKind, in_list, key_kind, normalised
 from connectors.base import Column, NativeRequest, ScanRequest, TableInfo
 from federation.errors import SourceError
 
@@ -23,6 +28,16 @@ if TYPE_CHECKING:
 
 class RenderError(Exception):
     """Internal: the request cannot be expressed for this source."""
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """The SQL text sent for a request, each output column's expected Arrow type, and
+    the parameters its placeholders take (only a dynamic key set is ever bound)."""
+
+    sql: str
+    types: list[pa.DataType | None]
+    params: tuple[BoundKeys, ...] = ()
 
 
 class SqlRendering:
@@ -48,14 +63,21 @@ class SqlRendering:
     def wrap_sql(self, query: exp.Query, types: list[pa.DataType | None]) -> exp.Query:
         return query
 
-    def render(self, request: ScanRequest) -> tuple[str, list[pa.DataType | None]]:
-        """The SQL text sent for ``request`` and each output column's expected Arrow type."""
+    def key_condition(self, ref: exp.Expression, keys: pa.Array, kind: KeyKind,
+                      native: pa.DataType | None) -> tuple[exp.Expression, BoundKeys | None]:
+        """``ref`` is one of ``keys`` (distinct, non-NULL, of ``kind``): literals here;
+        PostgreSQL and SQLite bind the whole set as one parameter instead. ``native``:
+        the Arrow type of the table column ``ref`` reads, when it is one (else None)."""
+        return in_list(ref, keys), None
+
+    def render(self, request: ScanRequest) -> Rendered:
+        """The SQL text sent for ``request``, its output types and bound parameters."""
         if request.query is not None:
-            query, types = self._render_query(request)
+            query, types, params = self._render_query(request)
         else:
-            query, types = self._render_scan(request)
+            query, types, params = self._render_scan(request)
         query = self.wrap_sql(query, types)
-        return query.sql(dialect=self.dialect), types
+        return Rendered(query.sql(dialect=self.dialect), types, params)
 
     def _native(self, node: exp.Expression, resolve: dict[str, TableInfo], default: TableInfo | None) -> exp.Expression:
         def fix(n: exp.Expression) -> exp.Expression:
@@ -75,7 +97,7 @@ class SqlRendering:
         # names first, then dialect rewrites (which may replace a node and skip its children)
         return node.copy().transform(fix).transform(self.rewrite)
 
-    def _render_scan(self, request: ScanRequest) -> tuple[exp.Query, list[pa.DataType | None]]:
+    def _render_scan(self, request: ScanRequest) -> tuple[exp.Query, list[pa.DataType | None], tuple[BoundKeys, ...]]:
         if request.table is None:
             raise RenderError("no table")
         info = self.info(request.table)
@@ -89,7 +111,7 @@ class SqlRendering:
         select = exp.select(*[exp.alias_(self.column_ref(c), n, quoted=True) for c, n in zip(cols, names)])
         select = select.from_(self.native_table(info))
         conds = [self._native(f, {}, info) for f in request.filters]
-        key = self._key_condition(request, info)
+        key, params = self._key_condition(request, info)
         if key is not None:
             conds.append(key)
         if conds:
@@ -98,22 +120,28 @@ class SqlRendering:
             select = select.order_by(*[self._native(o, {}, info) for o in request.order_by])
         if request.limit is not None:
             select = select.limit(exp.Literal.number(int(request.limit)))
-        return select, [c.type for c in cols]
+        return select, [c.type for c in cols], params
 
-    def _key_condition(self, request: ScanRequest, info: TableInfo) -> exp.Expression | None:
+    def _key_condition(self, request: ScanRequest,
+                       info: TableInfo) -> tuple[exp.Expression | None, tuple[BoundKeys, ...]]:
         kf = request.key_filter
-        if kf is None or info.column(kf.column) is None or len(kf.keys) > self.key_list_max:
-            return None
-        import pyarrow as pa
+        column = info.column(kf.column) if kf is not None else None
+        if kf is None or column is None:
+            return None, ()
+        return self._key_predicate(self.column_ref(column), column.type, kf.keys, column.type)
 
-        column = info.column(kf.column)
-        assert column is not None
-        # only keys of the column's own kind: text = 1 is an error in PostgreSQL (keys are a hint)
-        kind: type = int if pa.types.is_integer(column.type) else str if pa.types.is_string(column.type) else type(None)
-        values = [v for v in kf.keys.to_pylist() if v is not None]
-        if not values or not all(type(v) is kind for v in values):
-            return None
-        return exp.In(this=self.column_ref(column), expressions=[exp.convert(v) for v in dict.fromkeys(values)])
+    def _key_predicate(self, ref: exp.Expression, column_type: pa.DataType | None, keys: pa.Array,
+                       native: pa.DataType | None) -> tuple[exp.Expression | None, tuple[BoundKeys, ...]]:
+        """The key filter on ``ref``, or None: keys are a hint, left out when over the
+        source's limit or not of the column's own kind (``text = 1`` is an error in PostgreSQL)."""
+        kind = key_kind(column_type)
+        if kind is None or len(keys) > self.key_list_max:
+            return None, ()
+        values = normalised(keys, kind)
+        if values is None:
+            return None, ()
+        condition, bound = self.key_condition(ref, values, kind, native)
+        return condition, (bound,) if bound is not None else ()
 
     def _annotated(self, query: exp.Expression) -> tuple[exp.Expression, dict[str, TableInfo]]:
         from connectors.adbc.types import annotate
@@ -133,7 +161,7 @@ class SqlRendering:
             aliases[alias] = info
         return annotate(query, aliases, self.dialect), aliases
 
-    def _render_query(self, request: ScanRequest) -> tuple[exp.Query, list[pa.DataType | None]]:
+    def _render_query(self, request: ScanRequest) -> tuple[exp.Query, list[pa.DataType | None], tuple[BoundKeys, ...]]:
         from connectors.adbc.types import output_types
 
         assert request.query is not None
@@ -152,26 +180,24 @@ class SqlRendering:
         for sel in q.find_all(exp.Select):
             sel.set("expressions", [self._keep_name(p) for p in sel.expressions])
         _name_outputs(q, list(request.output_names))
-        return self._keyed(q, request, types), types
+        keyed, params = self._keyed(q, request, types, annotated, aliases)
+        return keyed, types, params
 
-    def _keyed(self, q: exp.Query, request: ScanRequest, types: list[pa.DataType | None]) -> exp.Query:
+    def _keyed(self, q: exp.Query, request: ScanRequest, types: list[pa.DataType | None],
+               annotated: exp.Expression, aliases: dict[str, TableInfo]) -> tuple[exp.Query, tuple[BoundKeys, ...]]:
         """A dynamic key filter on an output column of a whole pushed query: filter
         its result at the source (the source's planner moves it inside)."""
-        import pyarrow as pa
-
         kf = request.key_filter
         names = list(request.output_names)
-        if kf is None or kf.column not in names or len(kf.keys) > self.key_list_max:
-            return q
-        t = types[names.index(kf.column)]
-        kind: type = int if t is not None and pa.types.is_integer(t) else str if t is not None and pa.types.is_string(t) else type(None)
-        values = [v for v in kf.keys.to_pylist() if v is not None]
-        if not values or not all(type(v) is kind for v in values):
-            return q
+        if kf is None or kf.column not in names:
+            return q, ()
+        at = names.index(kf.column)
         outer = exp.column(kf.column, table="__k", quoted=True)
+        condition, params = self._key_predicate(outer, types[at], kf.keys, _bare_column_type(annotated, aliases, at))
+        if condition is None:
+            return q, ()
         return (exp.select(*[exp.column(n, table="__k", quoted=True) for n in names])
-                .from_(q.subquery("__k"))
-                .where(exp.In(this=outer, expressions=[exp.convert(v) for v in dict.fromkeys(values)])))
+                .from_(q.subquery("__k")).where(condition)), params
 
     @staticmethod
     def _keep_name(p: exp.Expression) -> exp.Expression:
@@ -182,10 +208,11 @@ class SqlRendering:
         return p
 
     def native_request(self, request: ScanRequest) -> list[NativeRequest]:
-        sql, _ = self._render_or_fail(request)
-        return [NativeRequest(kind="sql", text=sql, detail={"params": []})]
+        r = self._render_or_fail(request)
+        # a bound key set shows as its placeholder, type and count: never the keys
+        return [NativeRequest(kind="sql", text=r.sql, detail={"params": [p.describe() for p in r.params]})]
 
-    def _render_or_fail(self, request: ScanRequest) -> tuple[str, list[pa.DataType | None]]:
+    def _render_or_fail(self, request: ScanRequest) -> Rendered:
         try:
             return self.render(request)
         except RenderError as e:
@@ -203,6 +230,23 @@ def _name_outputs(q: exp.Expression, names: list[str]) -> None:
         raise RenderError("output names do not match the select list")
     sel.set("expressions", [exp.alias_(p.this if isinstance(p, exp.Alias) else p, n, quoted=True)
                             for p, n in zip(sel.expressions, names)])
+
+
+def _bare_column_type(query: exp.Expression, aliases: dict[str, TableInfo], position: int) -> pa.DataType | None:
+    """The discovered type of output ``position`` when it is a plain table column (the
+    annotated type of an expression is only sqlglot's guess at its width), else None."""
+    if not isinstance(query, exp.Select) or position >= len(query.expressions):
+        return None
+    p = query.expressions[position]
+    inner = p.this if isinstance(p, exp.Alias) else p
+    if not isinstance(inner, exp.Column) or isinstance(inner.this, exp.Star):
+        return None
+    if inner.table:
+        info = aliases.get(inner.table.lower())
+    else:
+        info = next(iter(aliases.values())) if len(aliases) == 1 else None
+    col = info.column(inner.name) if info is not None else None
+    return col.type if col is not None else None
 
 
 def temporal_columns(query: exp.Expression) -> list[exp.Column]:

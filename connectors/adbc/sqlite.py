@@ -22,6 +22,7 @@ from sqlglot import exp
 
 from connectors.adbc.allowlist import TEMPORAL
 from connectors.adbc.common import AdbcConnector
+from connectors.adbc.keys import BoundKeys, KeyKind, sqlite_json_each
 from connectors.adbc.render import RenderError, temporal_columns
 from connectors.base import Column, Pushdown, TableInfo
 from federation.errors import SourceError
@@ -75,7 +76,13 @@ class SqliteConnector(AdbcConnector):
     skip_rows = 1
     explain_probe = True
     allow_list = "sqlite"
-    key_list_max = 5_000
+    # A dynamic key set binds as one JSON text (keys.py): no parameter limit (32,766 for
+    # separate ones). bench.orders copied to SQLite (5M rows, index on customer_id),
+    # median of 3, literal IN list (the old way) vs json_each(?): 1k keys 0.021 vs 0.013 s,
+    # 10k 0.25 vs 0.13 s, 100k 3.25 vs 1.16 s; json_each 200k 2.27 s, 300k 5.0 s, against
+    # 1.1 s for all 5M rows (SQLite searches the index once per key): past about 100k keys
+    # a full read is cheaper.
+    key_list_max = 100_000
 
     def __init__(self, config: SourceConfig, workspace_dir: Path) -> None:
         super().__init__(config, workspace_dir)
@@ -120,10 +127,14 @@ class SqliteConnector(AdbcConnector):
         cast = self._casts.get(col)
         return exp.cast(ref, cast) if cast else ref
 
-    def execute(self, cursor: Any, sql: str) -> None:
+    def execute(self, cursor: Any, sql: str, params: pa.RecordBatch | None = None) -> None:
         batch = int(self.config.get("batch_size") or _BATCH_ROWS)
         cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(batch)})
-        cursor.execute(sql)
+        cursor.execute(sql, parameters=params)
+
+    def key_condition(self, ref: exp.Expression, keys: pa.Array, kind: KeyKind,
+                      native: pa.DataType | None) -> tuple[exp.Expression, BoundKeys | None]:
+        return sqlite_json_each(ref, keys)
 
     # -- what is pushed ------------------------------------------------------------------------
     def rewrite(self, node: exp.Expression) -> exp.Expression:
