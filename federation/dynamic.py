@@ -92,8 +92,8 @@ def probes(catalog: Catalog, plan: Plan) -> dict[str, tuple[Fragment, list[Edge]
 def late_edges(plan: Plan, waiting: dict[str, tuple[Fragment, list[Edge]]]) -> dict[str, list[Edge]]:
     """Edges applied to a probe's rows as they arrive: the probe starts at once and,
     from the moment a partner has finished, drops rows whose key is not among that
-    partner's keys (also over the rows read before, when it ends). Nobody waits, so
-    both directions of a pair are kept: whichever side finishes first cuts the other.
+    partner's keys (also over the rows read before, when it ends, waiting for a
+    partner ranked before it by ``late_rank``). Both directions of a pair are kept.
     Sources that cannot take keys (or not that many) and file scans are reduced so."""
     ids = {f.id for f in plan.fragments}
     out: dict[str, list[Edge]] = {}
@@ -103,6 +103,16 @@ def late_edges(plan: Plan, waiting: dict[str, tuple[Fragment, list[Edge]]]) -> d
         if e.probe in waiting and any(w.build == e.build for w in waiting[e.probe][1]):
             continue  # the probe waits for this partner and says what it did with its keys
         out.setdefault(e.probe, []).append(e)
+    return out
+
+
+def late_rank(catalog: Catalog, plan: Plan) -> dict[str, tuple[float, int, str]]:
+    """A total order of fragments, likely-smallest first: a probe may wait at its end
+    only for partners ranked before it, so the waits never form a cycle."""
+    out = {}
+    for f in plan.fragments:
+        est = _estimate(catalog, f)
+        out[f.id] = (est if est is not None else float("inf"), 0 if _selective(f) else 1, f.id)
     return out
 
 
@@ -164,9 +174,60 @@ def apply_keys(catalog: Catalog, frag: Fragment, edges: list[Edge], fetched: dic
     if chunks > 1 and (frag.request.limit is not None or chunks > MAX_KEY_BATCHES):
         decision["used"] = False
         decision["reason"] = f"{len(keys)} keys is over this source's limit of {limit}"
-        return [frag]
+        ranged = _as_range(catalog, frag, edge.probe_column, keys)
+        if ranged is None:
+            return [frag]
+        decision["range"] = [_plain(ranged[1]), _plain(ranged[2])]
+        return [ranged[0]]
     decision["used"] = True
     if chunks > 1:
         decision["batches"] = chunks
     return [dataclasses.replace(frag, request=dataclasses.replace(
         frag.request, key_filter=KeyFilter(edge.probe_column, keys.slice(i * limit, limit)))) for i in range(chunks)]
+
+
+def _plain(v: object) -> object:
+    return v.isoformat() if hasattr(v, "isoformat") else v
+
+
+def _as_range(catalog: Catalog, frag: Fragment, column: str, keys: pa.Array) -> tuple[Fragment, object, object] | None:
+    """Too many keys for the source: send their min/max as a range filter when the
+    source takes one (a hint; the rows are cut to the exact keys as they arrive)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from sqlglot import exp
+
+    req = frag.request
+    if req.limit is not None or column not in req.output_names or not len(keys):
+        return None
+    if not (pa.types.is_integer(keys.type) or pa.types.is_string(keys.type) or pa.types.is_large_string(keys.type)):
+        return None
+    bounds = pc.min_max(keys)
+    lo, hi = bounds["min"].as_py(), bounds["max"].as_py()
+    conn = catalog.connector(frag.source)
+
+    def between(col: exp.Expression) -> list[exp.Expression]:
+        return [exp.GTE(this=col.copy(), expression=exp.convert(lo)), exp.LTE(this=col.copy(), expression=exp.convert(hi))]
+
+    if req.query is not None:  # a whole query at a SQL source: filter its output
+        if conn.capabilities.dialect is None:
+            return None
+        names = list(req.output_names)
+        wrapped = (exp.select(*[exp.alias_(exp.column(n, table="__r", quoted=True), n, quoted=True) for n in names])
+                   .from_(req.query.subquery("__r"))
+                   .where(*between(exp.column(column, table="__r", quoted=True))))
+        if not conn.accepts(wrapped):
+            return None
+        return dataclasses.replace(frag, request=dataclasses.replace(req, query=wrapped)), lo, hi
+    if req.table is None:
+        return None
+    col = req.columns[req.output_names.index(column)] if len(req.columns) == len(req.output_names) else column
+    try:
+        info = catalog.tables(frag.source)[req.table]
+    except Exception:  # a hint: without the table's description, no range
+        return None
+    conds = between(exp.column(col))
+    if any(conn.classify(c, info) == "unsupported" for c in conds):
+        return None
+    request = dataclasses.replace(req, filters=tuple(req.filters) + tuple(conds))
+    return dataclasses.replace(frag, request=request), lo, hi

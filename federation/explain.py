@@ -153,6 +153,8 @@ def render_text(doc: dict[str, Any]) -> str:
             d = a.get("dynamic_filter")
             if d:
                 verdict = "pushed" if d.get("used") else f"not pushed ({d.get('reason')})"
+                if d.get("range"):
+                    verdict += f"; sent as the range {d['range'][0]} to {d['range'][1]}"
                 if d.get("batches"):
                     verdict += f" in {d['batches']} requests"
                 if d.get("in_stream"):

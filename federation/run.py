@@ -115,23 +115,29 @@ def _read(catalog: Catalog, frag: Fragment, st: FragmentStats, cancel: threading
 class _Reducer:
     """Drops a probe's rows whose key is not among a finished join partner's keys,
     batch by batch, and at the end over the rows read before the partner finished.
-    It never waits for a partner (two probes of each other would wait forever).
+    At the end it waits only for the partners in ``waits_for`` (ranked before it, so
+    waits never form a cycle); others count only if already done.
     What it did goes to the fragment's stats."""
 
-    def __init__(self, edges: list, futures: dict, stats: FragmentStats, decided: bool = False) -> None:  # type: ignore[type-arg]
-        self.edges, self.futures, self.stats = edges, futures, stats
+    def __init__(self, edges: list, futures: dict, stats: FragmentStats, decided: bool = False,  # type: ignore[type-arg]
+                 waits_for: frozenset[str] = frozenset()) -> None:
+        self.edges, self.futures, self.stats, self.waits_for = edges, futures, stats, waits_for
         self.keys: dict[int, object] = {}
         self.decided = decided  # the fragment already reports a pushed-keys decision
 
-    def _ready(self) -> list:  # type: ignore[type-arg]
+    def _ready(self, last: bool = False) -> list:  # type: ignore[type-arg]
         from federation.dynamic import keys_of
 
         out = []
         for i, e in enumerate(self.edges):
+            wait = last and e.build in self.waits_for
             fut = self.futures.get(e.build)
-            if fut is None:  # the runner is still submitting the reads
+            while fut is None and wait:  # the runner is still submitting the reads
+                time.sleep(0.001)
+                fut = self.futures.get(e.build)
+            if fut is None:
                 continue
-            if i not in self.keys and fut.done():
+            if i not in self.keys and (wait or fut.done()):
                 try:
                     table = fut.result()
                 except BaseException:  # the partner's own failure is reported by the runner
@@ -142,10 +148,10 @@ class _Reducer:
                 out.append((e, self.keys[i]))
         return out
 
-    def _reduce(self, rows):  # type: ignore[no-untyped-def]
+    def _reduce(self, rows, last: bool = False):  # type: ignore[no-untyped-def]
         from federation.dynamic import semi_reduce
 
-        for e, keys in self._ready():
+        for e, keys in self._ready(last):
             if e.probe_column in rows.schema.names:
                 cut = semi_reduce(rows, e.probe_column, keys)
                 if cut is not None:
@@ -164,7 +170,7 @@ class _Reducer:
         return self._reduce(batch)
 
     def finish(self, table: pa.Table) -> pa.Table:
-        out = self._reduce(table)
+        out = self._reduce(table, last=True)
         d = self.stats.dynamic_filter
         if d is not None and d.get("in_stream"):
             d["rows_kept"] = out.num_rows
@@ -177,7 +183,7 @@ def fetch_all(catalog: Catalog, plan: Plan, stats: RunStats, dynamic: bool = Tru
     filters do), then decides from the keys it sees whether to send them."""
     from concurrent.futures import wait
 
-    from federation.dynamic import WAIT_SECONDS, apply_keys, late_edges, probes, semi_reduce
+    from federation.dynamic import WAIT_SECONDS, apply_keys, late_edges, late_rank, probes, semi_reduce
 
     for f in plan.fragments:
         stats.fragments.setdefault(f.id, FragmentStats())
@@ -185,8 +191,15 @@ def fetch_all(catalog: Catalog, plan: Plan, stats: RunStats, dynamic: bool = Tru
     late = late_edges(plan, waiting) if dynamic else {}
     cancel = threading.Event()
 
+    rank = late_rank(catalog, plan)
+
+    def waits_for(fid: str, edges: list) -> frozenset[str]:  # type: ignore[type-arg]
+        return frozenset(e.build for e in edges if e.build not in waiting and rank[e.build] < rank[fid])
+
     def reducer(fid: str, builds: dict, decided: bool = False) -> _Reducer | None:  # type: ignore[type-arg]
-        return _Reducer(late[fid], builds, stats.fragments[fid], decided) if fid in late else None
+        if fid not in late:
+            return None
+        return _Reducer(late[fid], builds, stats.fragments[fid], decided, waits_for(fid, late[fid]))
 
     def probe(frag: Fragment, edges: list, builds: dict) -> pa.Table | None:  # type: ignore[type-arg]
         import pyarrow as pa
@@ -200,9 +213,13 @@ def fetch_all(catalog: Catalog, plan: Plan, stats: RunStats, dynamic: bool = Tru
             chunks = [frag]
             st.dynamic_filter = {"from": edges[0].build, "column": edges[0].probe_column, "used": False,
                                  "reason": f"its join partner took longer than {WAIT_SECONDS} s"}
-        pushed = bool(st.dynamic_filter and st.dynamic_filter.get("used"))
+        pushed = bool(st.dynamic_filter and st.dynamic_filter.get("used") and "range" not in st.dynamic_filter)
         # keys not sent to the source still cut the rows as they arrive
-        red = _Reducer(edges + late.get(frag.id, []), builds, st, decided=True) if not pushed else reducer(frag.id, builds, True)
+        if pushed:
+            red = reducer(frag.id, builds, True)
+        else:
+            mine = edges + late.get(frag.id, [])
+            red = _Reducer(mine, builds, st, True, waits_for(frag.id, mine))
         if len(chunks) == 1:
             return _read(catalog, chunks[0], st, cancel, red)
         parts = []
