@@ -1,7 +1,12 @@
 """The bench's segment queries, each as fedcdp SQL, DuckDB SQL and a pandas script.
 
 ``needed`` gives, per source, a DuckDB query counting the rows that source must
-contribute to the answer: the yardstick for "rows fetched".
+contribute to the answer: the yardstick for "rows fetched". ``{events}`` and
+``{crm}`` in the DuckDB texts are the events folder and the CRM contacts file.
+
+The ``crm`` queries read HubSpot contacts through the emulator (bench/crm.py).
+DuckDB cannot read HubSpot, so their ``duckdb`` is None; the contacts file it
+reads for ``needed`` is the data the emulator serves, counted, never timed.
 """
 
 from __future__ import annotations
@@ -18,9 +23,14 @@ class BenchQuery:
     name: str
     what: str
     fedcdp: str
-    duckdb: str
+    duckdb: str | None
     pandas: Callable[[Any], Any]
     needed: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def uses_crm(self) -> bool:
+        """Whether the query reads the HubSpot source (the bench then serves the emulator)."""
+        return "crm." in self.fedcdp
 
 
 def _q_attr(src):  # type: ignore[no-untyped-def]
@@ -77,6 +87,23 @@ def _q_dormant(src):  # type: ignore[no-untyped-def]
     active = e[e.ts >= "2024-12-15"].customer_id.unique()
     return c[~c.id.isin(active)][["id", "email"]]
 
+
+def _q_crm_leads(src):  # type: ignore[no-untyped-def]
+    c = src.contacts()
+    c = c[(c.country == "DE") & (c.lifecyclestage == "lead") & (c.hs_lead_status == "OPEN")]
+    return c[["id", "email", "firstname", "lastname", "createdate"]]
+
+
+def _q_crm_mql_ltv(src):  # type: ignore[no-untyped-def]
+    h, w = src.contacts(), src.customers()
+    h = h[(h.country == "DE") & (h.lifecyclestage == "marketingqualifiedlead")]
+    w = w[w.ltv > 2000]
+    m = h.merge(w, on="email", suffixes=("_crm", ""))
+    return m[["id", "email", "firstname", "lastname", "ltv"]]
+
+
+CRM = "read_parquet('{crm}')"
+MQL = "h.country = 'DE' AND h.lifecyclestage = 'marketingqualifiedlead'"
 
 QUERIES = [
     BenchQuery(
@@ -136,4 +163,17 @@ QUERIES = [
         _q_dormant,
         {"wh": "SELECT count(*) FROM pg.bench.customers WHERE country = 'ES' AND ltv > 3000",
          "ev": f"SELECT count(DISTINCT customer_id) FROM {EV} WHERE ts >= TIMESTAMP '2024-12-15 00:00:00+00'"}),
+    BenchQuery(
+        "crm_attribute_filter", "HubSpot: German leads with lead status OPEN (pushed into the search API)",
+        "SELECT id, email, firstname, lastname, createdate FROM crm.contacts "
+        "WHERE country = 'DE' AND lifecyclestage = 'lead' AND hs_lead_status = 'OPEN'",
+        None, _q_crm_leads,
+        {"crm": f"SELECT count(*) FROM {CRM} WHERE country = 'DE' AND lifecyclestage = 'lead' AND hs_lead_status = 'OPEN'"}),
+    BenchQuery(
+        "crm_mql_high_ltv", "HubSpot marketing-qualified leads in Germany whose warehouse ltv is over 2000 (CRM x PostgreSQL)",
+        "SELECT c.id, c.email, h.firstname, h.lastname, c.ltv FROM crm.contacts h JOIN wh.customers c ON c.email = h.email "
+        f"WHERE {MQL} AND c.ltv > 2000",
+        None, _q_crm_mql_ltv,
+        {"crm": f"SELECT count(*) FROM {CRM} h JOIN pg.bench.customers c ON c.email = h.email WHERE {MQL} AND c.ltv > 2000",
+         "wh": f"SELECT count(*) FROM {CRM} h JOIN pg.bench.customers c ON c.email = h.email WHERE {MQL} AND c.ltv > 2000"}),
 ]

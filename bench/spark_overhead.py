@@ -21,6 +21,7 @@ residual work (wide joins, windows) that needs many cores.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import socket
@@ -104,15 +105,24 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if not args.remote and not args.start:
         p.error("give --remote or --start")
-    proc = None
-    remote = args.remote
-    if args.start:
-        proc, remote = start_server(args.start)
-    try:
-        rows = measure(remote, args.runs, args.only)
-    finally:
-        if proc is not None:
-            stop_server(proc)
+    from bench.queries import QUERIES
+
+    with contextlib.ExitStack() as stack:
+        if any(q.uses_crm for q in QUERIES if not args.only or q.name == args.only):
+            from bench.crm import serving
+
+            # before the Spark server starts: its Python workers read the CRM too and
+            # find the emulator through the environment they inherit
+            stack.enter_context(serving())
+        proc = None
+        remote = args.remote
+        if args.start:
+            proc, remote = start_server(args.start)
+        try:
+            rows = measure(remote, args.runs, args.only)
+        finally:
+            if proc is not None:
+                stop_server(proc)
     if rows:
         print(f"median Spark overhead per query: {statistics.median(r['overhead'] for r in rows):.3f} s")
     return 0
