@@ -88,7 +88,7 @@ _FLIP: dict[type[exp.Expression], type[exp.Expression]] = {
 }
 
 
-def _column_first(query: exp.Query) -> exp.Query:
+def _column_first(query: exp.Query, copy: bool = True) -> exp.Query:
     """``0 <= i`` → ``i >= 0`` before optimizing: sqlglot 30.30's simplify merges
     ``i > 0 AND 0 <= i`` into ``i >= 0`` (a wrong answer) when a literal comes first."""
 
@@ -98,10 +98,10 @@ def _column_first(query: exp.Query) -> exp.Query:
             return kind(this=node.expression, expression=node.this)
         return node
 
-    return query.transform(flip)  # type: ignore[return-value]
+    return query.transform(flip, copy=copy)  # type: ignore[return-value]
 
 
-def _factor_or(query: exp.Query) -> exp.Query:
+def _factor_or(query: exp.Query, copy: bool = True) -> exp.Query:
     """``(a AND b) OR (a AND c)`` → ``a AND (b OR c)``: a join condition repeated in
     every branch (TPC-H q19) becomes an equi-join key instead of a cross product."""
 
@@ -125,17 +125,24 @@ def _factor_or(query: exp.Query) -> exp.Query:
         ors = exp.or_(*[exp.and_(*[c.copy() for c in r]) for r in rest])
         return exp.and_(*[keys[0][k].copy() for k in common], ors)
 
-    return query.transform(factor)  # type: ignore[return-value]
+    return query.transform(factor, copy=copy)  # type: ignore[return-value]
 
 
 def bind(
-    query: exp.Query, catalog: Catalog, sql: str, extra_names: Callable[[], list[str]] | None = None
+    query: exp.Query, catalog: Catalog, sql: str, extra_names: Callable[[], list[str]] | None = None,
+    copy: bool = True,
 ) -> tuple[exp.Query, set[tuple[str, str]]]:
-    """Check names and optimize. Returns the optimized query and the tables it reads."""
+    """Check names and optimize. Returns the optimized query and the tables it reads.
+
+    ``copy=False``: the caller hands ``query`` over (the planner's freshly parsed
+    tree), so the rewrites before optimizing change it in place instead of each
+    copying the whole tree; the optimizer still works on its own copy."""
     refs = physical_tables(query, catalog, sql, extra_names)
     schema = catalog.schema_for(refs)
-    query = _factor_or(_column_first(query))
-    query = equalities_to_in(query)
+    if copy:
+        query = query.copy()
+    query = _factor_or(_column_first(query, copy=False), copy=False)
+    query = equalities_to_in(query, copy=False)
     _check_limits(query, sql)
     try:
         optimized = optimize(query, schema=schema, dialect="postgres", leave_tables_isolated=True)
@@ -278,7 +285,7 @@ def _check_limits(query: exp.Query, sql: str) -> None:
                              position=(node_position(sql, lit) or ((1, 1), 1))[0])
 
 
-def equalities_to_in(query: exp.Query) -> exp.Query:
+def equalities_to_in(query: exp.Query, copy: bool = True) -> exp.Query:
     """``c = 1 OR c = 2 OR ...`` → ``c IN (1, 2, ...)``: the same answer under
     three-valued logic, and sqlglot's simplifier is quadratic in such OR chains
     (300 terms took 20 s to plan)."""
@@ -309,7 +316,7 @@ def equalities_to_in(query: exp.Query) -> exp.Query:
             out.append(exp.In(this=col.copy(), expressions=[v.copy() for v in lits]))
         return exp.or_(*out, *rest, copy=False) if len(out) + len(rest) > 1 else (out + rest)[0]
 
-    return query.transform(repl, copy=True)  # type: ignore[return-value]
+    return query.transform(repl, copy=copy)  # type: ignore[return-value]
 
 
 def _column_error(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from federation.errors import QueryError, SourceError, did_you_mean
@@ -21,6 +22,23 @@ if TYPE_CHECKING:
 
 def sql_type(t: pa.DataType) -> exp.DataType:
     """The SQL type sqlglot should assume for an Arrow column (drives type annotation)."""
+    return _sql_type(t).copy()  # callers may change it; the cached one stays as built
+
+
+def sql_type_text(t: pa.DataType) -> str:
+    """``sql_type(t)`` as PostgreSQL text, the form sqlglot's schemas take."""
+    return _sql_type_text(t)
+
+
+@lru_cache(maxsize=1024)
+def _sql_type_text(t: pa.DataType) -> str:
+    return _sql_type(t).sql(dialect="postgres")
+
+
+# Building a DataType parses its name: cached per Arrow type, as every plan (and
+# every pushed query's type annotation) asks for the same few types again.
+@lru_cache(maxsize=1024)
+def _sql_type(t: pa.DataType) -> exp.DataType:
     import pyarrow as pa
     from sqlglot import exp
 
@@ -46,7 +64,7 @@ def sql_type(t: pa.DataType) -> exp.DataType:
     if pa.types.is_timestamp(t):
         return exp.DataType.build("TIMESTAMPTZ" if t.tz else "TIMESTAMP")
     if pa.types.is_list(t) or pa.types.is_large_list(t):
-        inner = sql_type(t.value_type).sql(dialect="postgres")
+        inner = _sql_type_text(t.value_type)
         return exp.DataType.build(f"{inner}[]", dialect="postgres")
     return exp.DataType.build("TEXT")
 
@@ -58,12 +76,16 @@ class Catalog:
         self._connector = connectors
         self.source_names = list(source_names)
         self._tables: dict[str, dict[str, TableInfo]] = {}
+        # (source, table) -> (the TableInfo it was built from, {column: SQL type})
+        self._column_types: dict[tuple[str, str], tuple[TableInfo, dict[str, str]]] = {}
         self._lock = threading.Lock()
 
     def forget(self, source: str) -> None:
         """Drop cached discovery for ``source`` (its tables changed)."""
         with self._lock:
             self._tables.pop(source, None)
+            for key in [k for k in self._column_types if k[0] == source]:
+                del self._column_types[key]
 
     def connector(self, source: str) -> Connector:
         return self._connector(source)
@@ -113,7 +135,14 @@ class Catalog:
         out: dict[str, dict[str, dict[str, str]]] = {}
         for source, name in sorted(refs):
             info = self.tables(source)[name.lower()]
-            out.setdefault(source, {})[info.name] = {
-                c.name: sql_type(c.type).sql(dialect="postgres") for c in info.columns
-            }
+            out.setdefault(source, {})[info.name] = dict(self._types_of(source, info))
         return out
+
+    def _types_of(self, source: str, info: TableInfo) -> dict[str, str]:
+        """{column: SQL type} of a discovered table, built once per TableInfo."""
+        key = (source, info.name.lower())
+        cached = self._column_types.get(key)
+        if cached is None or cached[0] is not info:
+            cached = (info, {c.name: sql_type_text(c.type) for c in info.columns})
+            self._column_types[key] = cached
+        return cached[1]

@@ -26,18 +26,23 @@ def plan_query(
 ) -> Plan:
     """``expand`` rewrites model references (entities) into queries over sources;
     ``names`` lists the extra bare table names a user may write (for did-you-mean)."""
+    # Each step hands its tree to the next, which changes it in place: copying the
+    # whole tree at every step was a quarter of the planning time. The model's
+    # expansion may splice in parts of its own trees, so bind copies after it.
     parsed = parse_query(sql, dialect)
-    parsed = bind_params(parsed, params, sql)
+    parsed = bind_params(parsed, params, sql, copy=False)
     if expand is not None:
         parsed = expand(parsed, sql)
-    optimized, _refs = bind(parsed, catalog, sql, extra_names=names)
-    result = Splitter(catalog, pushdown=pushdown).split(optimized)
-    names = tuple(optimized.named_selects)
+    optimized, _refs = bind(parsed, catalog, sql, extra_names=names, copy=expand is not None)
+    # read before the split, which cuts ``optimized`` itself into fragments
+    output_names = tuple(optimized.named_selects)
+    optimized_sql = optimized.sql(dialect="postgres")
+    result = Splitter(catalog, pushdown=pushdown).split(optimized, copy=False)
     return Plan(
-        sql=optimized.sql(dialect="postgres"),
+        sql=optimized_sql,
         dialect=dialect,
         fragments=tuple(result.fragments),
         residual=result.residual,
-        output_names=names,
+        output_names=output_names,
         operations=tuple(operations(result.residual)),
     )

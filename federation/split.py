@@ -109,8 +109,10 @@ class Splitter:
         self.ctes: dict[str, exp.Query] = {}
 
     # -- entry point -------------------------------------------------------------
-    def split(self, root: exp.Query) -> SplitResult:
-        root = root.copy()
+    def split(self, root: exp.Query, copy: bool = True) -> SplitResult:
+        """``copy=False`` cuts ``root`` itself (the planner's own optimized tree)."""
+        if copy:
+            root = root.copy()
         self.ctes = {c.alias_or_name.lower(): c.this.copy() for c in root.find_all(exp.CTE)}
         whole = self._push_whole(root)
         if whole is not None:
@@ -144,10 +146,10 @@ class Splitter:
     def _live_ctes(root: exp.Query) -> set[str]:
         """CTE names the residual still reads, from the body and, transitively, live CTEs."""
         defs = {c.alias_or_name.lower(): c.this for c in root.find_all(exp.CTE)}
-        body = root.copy()
-        body.set("with_", None)
         live: set[str] = set()
-        stack = [body]
+        # the body: every part of the query but its own WITH (read in place, not copied)
+        stack = [v for k, vs in root.args.items() if k != "with_"
+                 for v in (vs if isinstance(vs, list) else [vs]) if isinstance(v, exp.Expression)]
         while stack:
             node = stack.pop()
             for t in node.find_all(exp.Table):

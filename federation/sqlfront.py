@@ -225,8 +225,10 @@ def parse_param_value(text: str) -> Any:
     return text
 
 
-def bind_params(query: exp.Query, params: Mapping[str, Any] | None, sql: str) -> exp.Query:
-    """Replace ``:name`` placeholders by sqlglot literals (never by string formatting)."""
+def bind_params(query: exp.Query, params: Mapping[str, Any] | None, sql: str, copy: bool = True) -> exp.Query:
+    """Replace ``:name`` placeholders by sqlglot literals (never by string formatting).
+
+    ``copy=False`` replaces them in ``query`` itself (the planner's own parsed tree)."""
     params = {k.lower(): v for k, v in (params or {}).items()}
     used: set[str] = set()
 
@@ -246,4 +248,4 @@ def bind_params(query: exp.Query, params: Mapping[str, Any] | None, sql: str) ->
             raise QueryError("'$n' parameters are not supported; use :name placeholders", sql=sql)
         return node
 
-    return query.transform(repl, copy=True)  # type: ignore[return-value]
+    return query.transform(repl, copy=copy)  # type: ignore[return-value]
