@@ -39,6 +39,9 @@ class Workspace:
         self._model_loaded = False
         self._engine: Engine | None = None  # a remote engine's session, kept across queries
         self._engine_choice: tuple[str | None, str | None] = (None, None)
+        # rows per key partition when a streamed answer is computed in partitions
+        # (federation/partitioned.py); None: its TARGET_ROWS
+        self.partition_rows: int | None = None
 
     # -- construction -------------------------------------------------------------
     @classmethod
@@ -197,13 +200,27 @@ class Workspace:
     def query_batches(self, sql: str, params: Mapping[str, Any] | None = None,
                       dialect: str = "postgres", engine: str | None = None,
                       remote: str | None = None) -> pa.RecordBatchReader:
-        """Run ``sql``; the answer as a stream of record batches."""
+        """Run ``sql``; the answer as a stream of record batches.
+
+        Memory stays bounded where the plan allows: a row-wise pipeline streams its
+        largest input (federation/stream.py); a plan whose operators pair rows by a
+        key (merged profiles, joins and aggregates on one key) runs in key
+        partitions spilled to disk (federation/partitioned.py); anything else is
+        answered whole, then handed out in batches."""
         from federation.run import run_batches
 
         eng = self.engine(engine, remote)
+        plan = self.plan(sql, params, dialect)
         if eng.name != "local":
-            return eng.run(self.plan(sql, params, dialect), self.catalog).to_reader()
-        return run_batches(self.catalog, self.plan(sql, params, dialect))
+            return eng.run(plan, self.catalog).to_reader()
+        if plan.residual is not None:
+            from federation.partitioned import partitioned
+            from federation.run import run
+            from federation.stream import stream
+
+            reader = stream(self.catalog, plan) or partitioned(self.catalog, plan, rows_per_partition=self.partition_rows)
+            return reader if reader is not None else run(self.catalog, plan).to_reader()
+        return run_batches(self.catalog, plan)
 
     def explain(self, sql: str, params: Mapping[str, Any] | None = None, analyze: bool = False,
                 dialect: str = "postgres", pushdown: bool = True, engine: str | None = None,

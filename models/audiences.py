@@ -235,11 +235,18 @@ class Audience:
         return pa.RecordBatch.from_arrays(arrays, names=names)
 
     def batches(self, read: dict[str, int] | None = None) -> Iterator[pa.RecordBatch]:
-        """Stream the audience (bounded memory: one source batch at a time).
+        """Stream the audience with bounded memory, PII hashed as the destination asks.
+
+        One source: its batches as they come. A row-wise pipeline: its largest input
+        batch by batch. A merged profile (or any plan whose joins, windows and groups
+        pair rows by one key): in key partitions of about ``ws.partition_rows`` rows
+        (default ``federation.partitioned.TARGET_ROWS``), spilled to a temporary
+        folder; memory is then a partition plus what every partition shares (e.g.
+        a segment's events grouped by customer). Anything else is answered whole.
 
         ``read``, when given, receives the rows fetched per source (for sync logs)."""
+        from federation.partitioned import partitioned
         from federation.run import FragmentStats, RunStats, open_fragment, run
-
         from federation.stream import stream
 
         plan = self.ws.plan(self.sql)
@@ -250,8 +257,10 @@ class Audience:
         elif plan.residual is None:  # one fragment: stream straight from the source
             frag = plan.fragments[0]
             reader = open_fragment(self.ws.catalog, frag, stats.fragments.setdefault(frag.id, FragmentStats()))
-        else:  # a row-wise pipeline streams its largest input; anything else is answered whole
-            reader = stream(self.ws.catalog, plan, stats) or run(self.ws.catalog, plan, stats).to_reader()
+        else:  # a pipeline streams its largest input, a keyed plan its partitions; else whole
+            reader = stream(self.ws.catalog, plan, stats) or partitioned(
+                self.ws.catalog, plan, stats, rows_per_partition=self.ws.partition_rows) or \
+                run(self.ws.catalog, plan, stats).to_reader()
         for batch in reader:
             if batch.num_rows:
                 yield self.transform(batch)
