@@ -125,6 +125,8 @@ def stream(catalog: Catalog, plan: Plan, stats: RunStats | None = None) -> pa.Re
     schema = execute(per_batch, {**tables, frag.id: reader.schema.empty_table()}).schema
     if any(pa.types.is_null(f.type) for f in schema):
         reader.close()
+        for f in plan.fragments:  # what runs next reads them again and counts afresh
+            stats.fragments[f.id] = FragmentStats()
         return None  # a type only the data can tell: answer whole
 
     def batches() -> Iterator[pa.RecordBatch]:
