@@ -13,10 +13,10 @@ from collections.abc import Callable
 
 from sqlglot import exp
 from sqlglot.errors import OptimizeError, SqlglotError
-from sqlglot.optimizer import optimize
 
 from federation.catalog import Catalog
 from federation.errors import QueryError, SourceError, UnsupportedError, did_you_mean
+from federation.optimize import optimize
 from federation.sqlfront import node_position
 
 _UNRESOLVED = re.compile(r"Column '([^']+)' could not be resolved")
