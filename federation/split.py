@@ -34,14 +34,24 @@ def _pg(node: exp.Expression) -> str:
     return node.sql(dialect="postgres")
 
 
-def _sources(node: exp.Expression, ctes: dict[str, exp.Query], seen: frozenset[str] = frozenset()) -> set[str]:
+def _sources(node: exp.Expression, ctes: dict[str, exp.Query], seen: frozenset[str] = frozenset(),
+             memo: dict[tuple[str, frozenset[str]], set[str]] | None = None) -> set[str]:
+    """Sources ``node`` reads, through the CTEs it names. ``memo`` keeps each CTE's
+    answer (per path ``seen``) while ``ctes`` stays the same: every FROM item and
+    subquery the splitter looks at asks again for the same CTEs."""
     out: set[str] = set()
     for t in node.find_all(exp.Table):
         if t.db:
             out.add(t.db.lower())
         elif t.name.lower() in ctes and t.name.lower() not in seen:
             name = t.name.lower()
-            out |= _sources(ctes[name], ctes, seen | {name})
+            key = (name, seen | {name})
+            found = memo.get(key) if memo is not None else None
+            if found is None:
+                found = _sources(ctes[name], ctes, key[1], memo)
+                if memo is not None:
+                    memo[key] = found
+            out |= found
         elif t.name.startswith("__f"):
             out.add("\x00fragment")  # already cut: never push across it
     return out
@@ -107,6 +117,7 @@ class Splitter:
         self.pushdown = pushdown
         self.fragments: list[Fragment] = []
         self.ctes: dict[str, exp.Query] = {}
+        self._cte_sources: dict[tuple[str, frozenset[str]], set[str]] = {}  # _sources' memo over self.ctes
 
     # -- entry point -------------------------------------------------------------
     def split(self, root: exp.Query, copy: bool = True) -> SplitResult:
@@ -114,6 +125,7 @@ class Splitter:
         if copy:
             root = root.copy()
         self.ctes = {c.alias_or_name.lower(): c.this.copy() for c in root.find_all(exp.CTE)}
+        self._cte_sources = {}
         whole = self._push_whole(root)
         if whole is not None:
             return SplitResult(residual=None, fragments=self.fragments)
@@ -128,24 +140,25 @@ class Splitter:
         self._process(root, skip_whole=True)
         done: set[str] = set()
         while True:
-            live = self._live_ctes(root)
-            todo = [c for c in root.find_all(exp.CTE) if c.alias_or_name.lower() in live - done]
+            ctes = list(root.find_all(exp.CTE))
+            live = self._live_ctes(root, ctes)
+            todo = [c for c in ctes if c.alias_or_name.lower() in live - done]
             if not todo:
-                break
+                break  # nothing processed since ``live`` was computed: it holds for what follows
             for cte in todo:
                 done.add(cte.alias_or_name.lower())
                 self._process(cte.this)
         with_ = root.args.get("with_")
         if with_ is not None:
-            live = self._live_ctes(root)
             kept = [c for c in with_.expressions if c.alias_or_name.lower() in live]
             root.set("with_", exp.With(expressions=kept) if kept else None)
         return SplitResult(residual=root, fragments=self.fragments)
 
     @staticmethod
-    def _live_ctes(root: exp.Query) -> set[str]:
-        """CTE names the residual still reads, from the body and, transitively, live CTEs."""
-        defs = {c.alias_or_name.lower(): c.this for c in root.find_all(exp.CTE)}
+    def _live_ctes(root: exp.Query, ctes: list[exp.CTE]) -> set[str]:
+        """CTE names the residual still reads, from the body and, transitively, live CTEs
+        (``ctes``: every CTE node of ``root``, in ``find_all`` order)."""
+        defs = {c.alias_or_name.lower(): c.this for c in ctes}
         live: set[str] = set()
         # the body: every part of the query but its own WITH (read in place, not copied)
         stack = [v for k, vs in root.args.items() if k != "with_"
@@ -161,7 +174,7 @@ class Splitter:
 
     def _join_source(self, item: exp.Table) -> str | None:
         """The SQL source that can run joins for this FROM item, if any."""
-        sources = _sources(item, self.ctes)
+        sources = _sources(item, self.ctes, memo=self._cte_sources)
         if len(sources) != 1:
             return None
         source = next(iter(sources))
@@ -193,7 +206,7 @@ class Splitter:
     def _push_whole(self, node: exp.Query) -> exp.Query | None:
         if not self.pushdown:
             return None
-        sources = _sources(node, self.ctes)
+        sources = _sources(node, self.ctes, memo=self._cte_sources)
         if len(sources) != 1:
             return None
         source = next(iter(sources))

@@ -70,14 +70,18 @@ def _too_deep() -> QueryError:
     )
 
 
-def _depth(root: exp.Expression) -> int:
-    """Depth of the tree, computed without recursion (the tree may be thousands deep)."""
-    deepest, stack = 0, [(root, 1)]
+def _depth_and_writes(root: exp.Expression) -> tuple[int, bool]:
+    """Depth of the tree, computed without recursion (the tree may be thousands deep),
+    and whether any node writes: one pass over the tree, not two."""
+    deepest, writes, stack = 0, False, [(root, 1)]
     while stack:
         node, d = stack.pop()
-        deepest = max(deepest, d)
+        if d > deepest:
+            deepest = d
+        if not writes and isinstance(node, _WRITES):
+            writes = True
         stack.extend((child, d + 1) for child in node.iter_expressions())
-    return deepest
+    return deepest, writes
 
 
 @contextmanager
@@ -126,9 +130,11 @@ def parse_query(sql: str, dialect: str = "postgres") -> exp.Query:
             f"only queries are allowed; this is {'an' if kind[:1] in 'AEIOU' else 'a'} {kind} statement",
             hint="fedcdp only reads: write a SELECT (sources are never modified).",
         )
-    if _depth(stmt) > MAX_DEPTH:
+    depth, writes = _depth_and_writes(stmt)
+    if depth > MAX_DEPTH:
         raise _too_deep()
-    bad = next((n for n in stmt.walk() if isinstance(n, _WRITES)), None)
+    # the first writing node in walk() order names the error
+    bad = next((n for n in stmt.walk() if isinstance(n, _WRITES)), None) if writes else None
     if bad is not None:
         kind = {"Lock": "FOR UPDATE/SHARE lock", "TruncateTable": "TRUNCATE"}.get(type(bad).__name__, type(bad).__name__.upper())
         raise NotReadOnlyError(
