@@ -173,10 +173,12 @@ class AdbcConnector(SqlRendering):
         if not self.capabilities.supports_windows and query.find(exp.Window) is not None:
             return False
         try:
-            annotated, _ = self._annotated(query)
-            if not self.check_query(annotated):
+            typed = self._annotated(query)
+            if not self.check_query(typed[0]):
                 return False
-            sql = self.render(ScanRequest(output_names=tuple(query.named_selects), query=query)).sql
+            # render types the query too: hand it this typing (neither changes it) instead
+            # of a second annotate_types, the costliest step of planning a pushed query
+            sql = self.render(ScanRequest(output_names=tuple(query.named_selects), query=query), typed).sql
         except (RenderError, SourceError):
             return False
         except Exception:  # sqlglot could not type or render it: not pushed, the engine runs it

@@ -70,10 +70,12 @@ class SqlRendering:
         the Arrow type of the table column ``ref`` reads, when it is one (else None)."""
         return in_list(ref, keys), None
 
-    def render(self, request: ScanRequest) -> Rendered:
-        """The SQL text sent for ``request``, its output types and bound parameters."""
+    def render(self, request: ScanRequest, annotated: tuple[exp.Expression, dict[str, TableInfo]] | None = None
+               ) -> Rendered:
+        """The SQL text sent for ``request``, its output types and bound parameters.
+        ``annotated``: ``_annotated(request.query)`` when the caller already made it."""
         if request.query is not None:
-            query, types, params = self._render_query(request)
+            query, types, params = self._render_query(request, annotated)
         else:
             query, types, params = self._render_scan(request)
         query = self.wrap_sql(query, types)
@@ -161,11 +163,12 @@ class SqlRendering:
             aliases[alias] = info
         return annotate(query, aliases, self.dialect), aliases
 
-    def _render_query(self, request: ScanRequest) -> tuple[exp.Query, list[pa.DataType | None], tuple[BoundKeys, ...]]:
+    def _render_query(self, request: ScanRequest, typed: tuple[exp.Expression, dict[str, TableInfo]] | None = None
+                      ) -> tuple[exp.Query, list[pa.DataType | None], tuple[BoundKeys, ...]]:
         from connectors.adbc.types import output_types
 
         assert request.query is not None
-        annotated, aliases = self._annotated(request.query)
+        annotated, aliases = typed if typed is not None else self._annotated(request.query)
         types = output_types(annotated, self.dialect)
         q = self._native(annotated, aliases, None)
         ctes = {c.alias_or_name.lower() for c in q.find_all(exp.CTE)}

@@ -23,10 +23,10 @@ def annotate(query: exp.Expression, aliases: dict[str, TableInfo], dialect: str)
     """A typed copy of ``query`` (tables named by SQL name, columns qualified by alias)."""
     from sqlglot.optimizer.annotate_types import annotate_types
 
-    from federation.catalog import sql_type
+    from federation.catalog import sql_type_text
 
     schema = {
-        info.name: {c.name: sql_type(c.type).sql(dialect="postgres") for c in info.columns}
+        info.name: {c.name: sql_type_text(c.type) for c in info.columns}
         for info in aliases.values()
     }
     # the query is PostgreSQL-flavoured whatever the source: type it as such
