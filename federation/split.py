@@ -257,7 +257,8 @@ class Splitter:
         frag = self._add(source, tuple(dict.fromkeys(tables)), request, pushed, ())
         wrapper = exp.select(
             *[exp.alias_(exp.column(n, table=frag.id, quoted=True), n, quoted=True) for n in names]
-        ).from_(exp.Table(this=exp.to_identifier(frag.id, quoted=True), alias=exp.TableAlias(this=exp.to_identifier(frag.id, quoted=True))))
+        ).from_(exp.Table(this=exp.to_identifier(frag.id, quoted=True), alias=exp.TableAlias(this=exp.to_identifier(frag.id, quoted=True))),
+                copy=False)  # all built here: the builder need not copy
         if node.parent is not None:
             node.replace(wrapper)
         return wrapper

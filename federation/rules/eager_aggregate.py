@@ -74,8 +74,8 @@ def _rewrite(sel: exp.Select, counter: list[int]) -> None:
     for a in aggs:
         replace[id(a)] = _combine(a, fact, partials)
     sub = exp.select(*[exp.alias_(exp.column(k, table=fact, quoted=True), k, quoted=True) for k in keys],
-                     *partials).from_(item.copy())
-    sub = sub.group_by(*[exp.column(k, table=fact, quoted=True) for k in keys])
+                     *partials).from_(item.copy(), copy=False)  # built here: the builders need not copy again
+    sub = sub.group_by(*[exp.column(k, table=fact, quoted=True) for k in keys], copy=False)
     derived = exp.Subquery(this=sub, alias=exp.TableAlias(this=exp.to_identifier(fact, quoted=True)))
     for a in aggs:
         a.replace(replace[id(a)])

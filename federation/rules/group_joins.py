@@ -115,16 +115,16 @@ def _apply(sel: exp.Select, group: list[str], by_alias: dict[str, exp.Table], co
     ordered = [i for i in items if i.alias_or_name in members]
     sub = exp.select(*[
         exp.alias_(exp.column(c, table=t, quoted=True), n, quoted=True) for (t, c), n in needed.items()
-    ]).from_(ordered[0].copy())
+    ]).from_(ordered[0].copy(), copy=False)  # ``sub`` is built here: its builders need not copy it again
     placed = {ordered[0].alias_or_name}
     pending = list(inner)
     for item in ordered[1:]:
         placed.add(item.alias_or_name)
         on = [c for c in pending if _aliases(c) <= placed]
         pending = [c for c in pending if c not in on]
-        sub = sub.join(item.copy(), on=exp.and_(*on) if on else exp.true(), join_type="inner")
+        sub = sub.join(item.copy(), on=exp.and_(*on) if on else exp.true(), join_type="inner", copy=False)
     if pending:
-        sub = sub.where(exp.and_(*pending))
+        sub = sub.where(exp.and_(*pending), copy=False)
     derived = exp.Subquery(this=sub, alias=exp.TableAlias(this=exp.to_identifier(name, quoted=True)))
 
     def rename(node: exp.Expression) -> exp.Expression:
