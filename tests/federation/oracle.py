@@ -102,3 +102,17 @@ def assert_same_rows(got: pa.Table | list[dict[str, Any]], want: list[dict[str, 
     for i, (x, y) in enumerate(zip(g, w)):
         assert len(x) == len(y), f"row {i}: {len(x)} columns, oracle has {len(y)}"
         assert all(_same(a, b) for a, b in zip(x, y)), f"row {i}: {x} != oracle {y}"
+
+
+def combo_workspace(request, tmp_path_factory, tables: dict[str, pa.Table]):  # type: ignore[no-untyped-def]
+    """For a module fixture parametrized over COMBOS: (combo, Workspace, names); close the Workspace after."""
+    from federation import Workspace
+
+    combo = request.param
+    pg_uri = pg_schema = None
+    if combo.startswith("pg"):
+        pg_uri = request.getfixturevalue("pg_uri")
+        pg_schema = request.getfixturevalue("pg_schema")
+    root = tmp_path_factory.mktemp(combo)
+    names, env = build_workspace(combo, root, tables, pg_uri, pg_schema)
+    return combo, Workspace.load(root, env=env), names

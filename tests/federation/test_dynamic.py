@@ -84,19 +84,23 @@ def test_a_file_scan_with_its_own_filter_is_cut_as_its_rows_arrive(ws) -> None: 
     assert_same_rows(ws.query(sql, pushdown=False), want, ordered=False)
 
 
-def test_keys_over_the_limit_go_in_several_requests(ws) -> None:  # type: ignore[no-untyped-def]
+def _with_key_limit(ws, limit: int):  # type: ignore[no-untyped-def]
+    """explain --analyze and the answer of SQL with the shop source taking ``limit`` keys a request."""
     import dataclasses
 
     sql = SQL.format(customers="wh.customers", orders="shop.orders")
-    want = duckdb_answer(SQL.format(customers="customers", orders="orders"), TABLES)
     conn = ws.connector("shop")
     old = conn.capabilities
-    conn.capabilities = dataclasses.replace(old, max_in_list=3)
+    conn.capabilities = dataclasses.replace(old, max_in_list=limit)
     try:
-        doc = ws.explain(sql, analyze=True)
-        got = ws.query(sql)
+        return ws.explain(sql, analyze=True), ws.query(sql)
     finally:
         conn.capabilities = old
+
+
+def test_keys_over_the_limit_go_in_several_requests(ws) -> None:  # type: ignore[no-untyped-def]
+    want = duckdb_answer(SQL.format(customers="customers", orders="orders"), TABLES)
+    doc, got = _with_key_limit(ws, 3)
     shop = next(f for f in doc["fragments"] if f["source"] == "shop")
     wh = next(f for f in doc["fragments"] if f["source"] == "wh")
     decision = shop["analyze"]["dynamic_filter"]
@@ -107,21 +111,11 @@ def test_keys_over_the_limit_go_in_several_requests(ws) -> None:  # type: ignore
 
 
 def test_past_the_request_budget_keys_cut_the_rows_in_arrow(ws, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    import dataclasses
-
     import federation.dynamic as dynamic
 
     monkeypatch.setattr(dynamic, "MAX_KEY_BATCHES", 2)
-    sql = SQL.format(customers="wh.customers", orders="shop.orders")
     want = duckdb_answer(SQL.format(customers="customers", orders="orders"), TABLES)
-    conn = ws.connector("shop")
-    old = conn.capabilities
-    conn.capabilities = dataclasses.replace(old, max_in_list=1)
-    try:
-        doc = ws.explain(sql, analyze=True)
-        got = ws.query(sql)
-    finally:
-        conn.capabilities = old
+    doc, got = _with_key_limit(ws, 1)
     shop = next(f for f in doc["fragments"] if f["source"] == "shop")
     decision = shop["analyze"]["dynamic_filter"]
     assert decision["used"] is False and decision["in_stream"] is True

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from federation import Workspace
-from tests.federation.oracle import COMBOS, assert_same_rows, build_workspace, duckdb_answer
+from tests.federation.oracle import COMBOS, assert_same_rows, combo_workspace, duckdb_answer
 from tests.federation.oracle_data import make_tables
 from tests.federation.oracle_queries import QUERIES
 
@@ -15,14 +14,7 @@ TABLES = make_tables()
 
 @pytest.fixture(scope="module", params=COMBOS)
 def workspace(request, tmp_path_factory):  # type: ignore[no-untyped-def]
-    combo = request.param
-    pg_uri = pg_schema = None
-    if combo.startswith("pg"):
-        pg_uri = request.getfixturevalue("pg_uri")
-        pg_schema = request.getfixturevalue("pg_schema")
-    root = tmp_path_factory.mktemp(combo)
-    names, env = build_workspace(combo, root, TABLES, pg_uri, pg_schema)
-    ws = Workspace.load(root, env=env)
+    _, ws, names = combo_workspace(request, tmp_path_factory, TABLES)
     yield ws, names
     ws.close()
 

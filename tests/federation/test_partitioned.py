@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from federation import QueryError, Workspace
 from federation.partitioned import bucket_of, partitioned, partitioning
 from federation.run import RunStats
-from tests.federation.oracle import COMBOS, assert_same_rows, build_workspace
+from tests.federation.oracle import COMBOS, assert_same_rows, combo_workspace
 from tests.federation.oracle_data import make_tables
 from tests.federation.oracle_queries import QUERIES
 
@@ -49,14 +49,7 @@ def excluded_by_rules(sql: str) -> bool:
 
 @pytest.fixture(scope="module", params=COMBOS)
 def oracle_ws(request, tmp_path_factory):  # type: ignore[no-untyped-def]
-    combo = request.param
-    pg_uri = pg_schema = None
-    if combo.startswith("pg"):
-        pg_uri = request.getfixturevalue("pg_uri")
-        pg_schema = request.getfixturevalue("pg_schema")
-    root = tmp_path_factory.mktemp(combo)
-    names, env = build_workspace(combo, root, TABLES, pg_uri, pg_schema)
-    ws = Workspace.load(root, env=env)
+    combo, ws, names = combo_workspace(request, tmp_path_factory, TABLES)
     yield combo, ws, names
     ws.close()
 
