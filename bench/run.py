@@ -220,8 +220,13 @@ def _size(n: float) -> str:
 def _fetched(f: dict[str, Any] | None, needed: dict[str, int]) -> str:
     """Per source: rows fetched (rows the answer needs), Arrow bytes, HTTP requests for API sources."""
     parts = []
+    kept: dict[str, int] = {}  # rows left after the in-Arrow key check (dynamic filter), per source
+    for frag in (f or {}).get("fragments", []):
+        d = frag.get("dynamic_filter") or {}
+        kept[frag["source"]] = kept.get(frag["source"], 0) + (d["rows_kept"] if d.get("in_stream") else frag["rows"])
     for s, v in (f or {}).get("fetched", {}).items():
-        text = f"{s}: {v['rows']} ({needed.get(s, '?')}), {_size(v.get('bytes', 0))}"
+        rows = f"{v['rows']}" if kept.get(s, v["rows"]) == v["rows"] else f"{v['rows']} read, {kept[s]} kept"
+        text = f"{s}: {rows} ({needed.get(s, '?')}), {_size(v.get('bytes', 0))}"
         if v.get("http_requests") is not None:
             text += f", {v['http_requests']} HTTP req"
         parts.append(text)
@@ -297,10 +302,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--engines", default="fedcdp,duckdb,pandas")
     ap.add_argument("--out", type=Path, default=None,
                     help="results path without suffix (default bench/results/<date>, or bench/results/partial/<date> with --only)")
+    ap.add_argument("--report", type=Path, default=None, metavar="JSON",
+                    help="only write the table again from a saved results JSON (its .md beside it)")
     ap.add_argument("--child", nargs=2, metavar=("ENGINE", "QUERY"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
         print(json.dumps(one(args.child[0], args.child[1], args.runs), default=str))
+        return 0
+    if args.report:
+        saved = json.loads(args.report.read_text())
+        names = list(dict.fromkeys(r["query"] for r in saved["results"]))
+        needed = saved.get("needed") or needed_rows(names)
+        text = report(saved["results"], needed, saved["machine"], saved.get("notes"))
+        args.report.with_suffix(".md").write_text(text)
+        print(text)
         return 0
     wanted = [n.strip() for n in args.only.split(",") if n.strip()] if args.only else [q.name for q in QUERIES]
     unknown = [n for n in wanted if n not in {q.name for q in QUERIES}]
@@ -334,11 +349,13 @@ def main(argv: list[str] | None = None) -> int:
 
             notes.append(limits_text(emu))
     info = machine()
-    text = report(results, needed_rows([q.name for q in selected]), info, notes)
+    needed = needed_rows([q.name for q in selected])
+    text = report(results, needed, info, notes)
     out = args.out or (HERE / "results" / ("partial" if args.only else "") / dt.date.today().isoformat())
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".md").write_text(text)
-    out.with_suffix(".json").write_text(json.dumps({"machine": info, "results": results, "notes": notes}, indent=1, default=str))
+    out.with_suffix(".json").write_text(json.dumps({"machine": info, "results": results, "notes": notes, "needed": needed},
+                                                  indent=1, default=str))
     print(text)
     return 0
 
