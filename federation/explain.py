@@ -90,7 +90,8 @@ def plan_json(plan: Plan, catalog: Catalog, stats: RunStats | None = None) -> di
         "query": plan.sql,
         "dialect": plan.dialect,
         "fragments": frags,
-        "arrow": {"sql": plan.residual_sql, "operations": list(plan.operations)},
+        "arrow": {"sql": plan.residual_sql, "operations": list(plan.operations),
+                  "streaming": streaming(plan, catalog)},
     }
     if stats is not None:
         doc["analyze"] = {
@@ -99,6 +100,26 @@ def plan_json(plan: Plan, catalog: Catalog, stats: RunStats | None = None) -> di
             "rows": stats.rows,
         }
     return doc
+
+
+def streaming(plan: Plan, catalog: Catalog) -> dict[str, Any]:
+    """How ``query_batches`` and audiences stream this plan (what bounds their memory)."""
+    from federation.partition_plan import partitioning
+    from federation.stream import streamable
+
+    if plan.residual is None:
+        return {"mode": "source"}
+    try:
+        found = streamable(plan, catalog)
+        if found is not None:
+            return {"mode": "pipeline", "streamed": found[0].id}
+        parts = partitioning(plan, catalog)
+    except Exception:  # the streaming analysis is advice; the run decides and reports its own errors
+        return {"mode": "whole"}
+    if parts is None:
+        return {"mode": "whole"}
+    return {"mode": "key partitions",
+            "keys": {fid: (k.sql(dialect="postgres") if k is not None else None) for fid, k in parts.keys.items()}}
 
 
 def render_text(doc: dict[str, Any]) -> str:
@@ -165,6 +186,14 @@ def render_text(doc: dict[str, Any]) -> str:
     if arrow["sql"]:
         lines.append(f"Arrow ({', '.join(arrow['operations'])}):")
         lines.append(f"  {arrow['sql']}")
+        st = arrow.get("streaming") or {}
+        if st.get("mode") == "pipeline":
+            lines.append(f"  streams batch by batch: {st['streamed']} (the other inputs are held)")
+        elif st.get("mode") == "key partitions":
+            keys = ", ".join(f"{f} on {k or 'round robin'}" for f, k in st["keys"].items())
+            lines.append(f"  streams in key partitions (spilled to disk): {keys}")
+        elif st.get("mode") == "whole":
+            lines.append("  answered whole before it is handed out in batches")
     else:
         lines.append("Arrow: nothing (the source answers the whole query)")
     if "analyze" in doc:

@@ -55,3 +55,4 @@ def test_aggregates_are_answered_whole(ws) -> None:  # type: ignore[no-untyped-d
 
 def test_a_query_without_tables_streams_its_one_row(ws) -> None:  # type: ignore[no-untyped-def]
     assert ws.query_batches("SELECT 42 AS answer").read_all().to_pylist() == [{"answer": 42}]
+
