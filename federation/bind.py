@@ -51,15 +51,15 @@ def physical_tables(
     return refs
 
 
+def _error_at(message: str, sql: str, node: exp.Expression | None, hint: str | None) -> QueryError:
+    """A QueryError pointing at ``node``'s place in ``sql`` (when it can be found)."""
+    where = node_position(sql, node) if node is not None else None
+    return QueryError(message, sql=sql, position=where[0] if where else None,
+                      length=where[1] if where else 1, hint=hint)
+
+
 def _no_such_table(table: exp.Table, sql: str, hint: str) -> QueryError:
-    where = node_position(sql, table)
-    return QueryError(
-        f"table '{table.name}' does not exist",
-        sql=sql,
-        position=where[0] if where else None,
-        length=where[1] if where else 1,
-        hint=hint,
-    )
+    return _error_at(f"table '{table.name}' does not exist", sql, table, hint)
 
 
 def _unknown_bare_table(table: exp.Table, catalog: Catalog, sql: str, entities: list[str]) -> None:
@@ -194,41 +194,41 @@ def check_literal_types(query: exp.Expression, sql: str) -> None:
         if isinstance(node, (exp.Where, exp.Having, exp.Not, exp.And, exp.Or)):
             for cond in (node.this, node.args.get("expression")):
                 if isinstance(cond, exp.Column) and _kind(cond) == "text":
-                    raise _type_error(f"argument of {node.key.upper()} must be type boolean, not text ({cond.name})",
+                    raise _error_at(f"argument of {node.key.upper()} must be type boolean, not text ({cond.name})",
                                       sql, cond, "Compare the column with a value, e.g. col = 'x'.")
         if isinstance(node, (exp.Like, exp.ILike)) and isinstance(node.expression, exp.Literal) \
                 and not node.expression.is_string:
-            raise _type_error(f"{node.key.upper()} needs a text pattern, got {node.expression.this[:40]}", sql,
+            raise _error_at(f"{node.key.upper()} needs a text pattern, got {node.expression.this[:40]}", sql,
                               node.expression, "Quote the pattern: LIKE '5%'.")
         if isinstance(node, _COMPARE):
             kinds = {_kind(node.this), _kind(node.expression)}
             if kinds == {"text", "number"} and not any(isinstance(x, exp.Literal) for x in node.iter_expressions()):
-                raise _type_error(f"operator does not exist: text {_SYMBOL[type(node)]} number", sql, node,
+                raise _error_at(f"operator does not exist: text {_SYMBOL[type(node)]} number", sql, node,
                                   "CAST one side so both have the same type.")
             sides = [(node.this, node.expression), (node.expression, node.this)]
             for col, lit in sides:
                 if isinstance(col, exp.Column) and isinstance(lit, exp.Boolean) and _kind(col) == "number":
-                    raise _type_error(f"operator does not exist: number {_SYMBOL[type(node)]} boolean", sql, lit,
+                    raise _error_at(f"operator does not exist: number {_SYMBOL[type(node)]} boolean", sql, lit,
                                       "Compare the column with a number.")
                 if not isinstance(col, exp.Column) or not isinstance(lit, exp.Literal):
                     continue
                 kind = _kind(col)
                 if kind == "number" and lit.is_string and not _is_number(lit.this):
-                    raise _type_error(f"invalid input syntax for type {col.type.sql('postgres').lower()}: "
+                    raise _error_at(f"invalid input syntax for type {col.type.sql('postgres').lower()}: "
                                       f"'{lit.this[:40]}'", sql, lit, "Compare the column with a number.")
                 if kind == "text" and not lit.is_string:
-                    raise _type_error(f"operator does not exist: text {_SYMBOL[type(node)]} number ({col.name} vs "
+                    raise _error_at(f"operator does not exist: text {_SYMBOL[type(node)]} number ({col.name} vs "
                                       f"{lit.this[:40]})", sql, lit, "Quote the value ('5') or CAST the column.")
         elif isinstance(node, exp.In) and _kind(node.this) == "number":
             bad = next((e for e in node.expressions if isinstance(e, exp.Literal) and e.is_string
                         and not _is_number(e.this)), None)
             if bad is not None:
-                raise _type_error(f"invalid input syntax for type {node.this.type.sql('postgres').lower()}: "
+                raise _error_at(f"invalid input syntax for type {node.this.type.sql('postgres').lower()}: "
                                   f"'{bad.this[:40]}'", sql, bad, "Compare the column with numbers.")
         elif isinstance(node, exp.In) and _kind(node.this) == "text":
             bad = next((e for e in node.expressions if isinstance(e, exp.Literal) and not e.is_string), None)
             if bad is not None:
-                raise _type_error(f"operator does not exist: text = number ({node.this.name} IN ... {bad.this[:40]})",
+                raise _error_at(f"operator does not exist: text = number ({node.this.name} IN ... {bad.this[:40]})",
                                   sql, bad, "Quote the values ('5') or CAST the column.")
         elif isinstance(node, _ARITH) and not isinstance(node, exp.DPipe):
             if isinstance(node, exp.Mod):
@@ -236,14 +236,14 @@ def check_literal_types(query: exp.Expression, sql: str) -> None:
             for side, other in ((node.this, node.expression), (node.expression, node.this)):
                 if _kind(side) == "number" and isinstance(other, exp.Literal) and other.is_string \
                         and not _is_number(other.this):
-                    raise _type_error(f"invalid input syntax for a number: '{other.this[:40]}'", sql, other,
+                    raise _error_at(f"invalid input syntax for a number: '{other.this[:40]}'", sql, other,
                                       "Use a number.")
                 if _kind(side) == "text" and isinstance(side, exp.Column):
-                    raise _type_error(f"operator does not exist: text {_SYMBOL.get(type(node), node.key)} ... "
+                    raise _error_at(f"operator does not exist: text {_SYMBOL.get(type(node), node.key)} ... "
                                       f"({side.name} is text)", sql, side, "CAST the column to a number first.")
         elif isinstance(node, exp.Cast) and isinstance(node.this, exp.Literal) and not node.this.is_string \
                 and node.to.this in exp.DataType.TEMPORAL_TYPES:
-            raise _type_error(f"cannot cast a number to {node.to.sql('postgres').lower()}", sql, node.this,
+            raise _error_at(f"cannot cast a number to {node.to.sql('postgres').lower()}", sql, node.this,
                               "Write the date as text: DATE '2024-01-31'.")
 
 
@@ -253,7 +253,7 @@ def _check_float_modulo(node: exp.Mod, sql: str) -> None:
     for side in (node.this, node.expression):
         t = getattr(side, "type", None)
         if isinstance(t, exp.DataType) and t.this in (exp.DataType.Type.DOUBLE, exp.DataType.Type.FLOAT):
-            raise _type_error("operator does not exist: double precision % ...", sql, side,
+            raise _error_at("operator does not exist: double precision % ...", sql, side,
                               "CAST it to numeric (exact) or integer first.")
 
 
@@ -261,10 +261,6 @@ _SYMBOL = {exp.Add: "+", exp.Sub: "-", exp.Mul: "*", exp.Div: "/", exp.Mod: "%",
            exp.GT: ">", exp.GTE: ">=", exp.LT: "<", exp.LTE: "<="}
 
 
-def _type_error(message: str, sql: str, node: exp.Expression, hint: str) -> QueryError:
-    where = node_position(sql, node)
-    return QueryError(message, sql=sql, position=where[0] if where else None, length=where[1] if where else 1,
-                      hint=hint)
 
 
 def _check_limits(query: exp.Query, sql: str) -> None:
@@ -330,12 +326,5 @@ def _column_error(
     visible = sorted({c.name for s, t in refs for c in catalog.tables(s)[t].columns})
     visible += [a.alias for a in query.find_all(exp.Alias) if a.alias]
     hint = did_you_mean(name, visible)
-    where = node_position(sql, node) if node is not None else None
     tables = ", ".join(f"{s}.{t}" for s, t in sorted(refs))
-    return QueryError(
-        f"column '{name}' does not exist in {tables or 'the query'}",
-        sql=sql,
-        position=where[0] if where else None,
-        length=where[1] if where else 1,
-        hint=hint,
-    )
+    return _error_at(f"column '{name}' does not exist in {tables or 'the query'}", sql, node, hint)

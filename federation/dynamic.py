@@ -47,7 +47,7 @@ def _selective(frag: Fragment) -> bool:
     return bool(p.filters) or p.aggregate or p.limit is not None
 
 
-def _estimate(catalog: Catalog, frag: Fragment) -> float | None:
+def estimate(catalog: Catalog, frag: Fragment) -> float | None:
     """Rows the fragment may return: the table's row estimate, cut by a classic
     (System R) guess of 1/10 per pushed filter, floored at 1/1000."""
     table = frag.request.table
@@ -65,9 +65,15 @@ def _estimate(catalog: Catalog, frag: Fragment) -> float | None:
     return rows * max(0.1 ** len(frag.pushed.filters), 1e-3)
 
 
-def _build_side(catalog: Catalog, a: Fragment, b: Fragment) -> bool:
+def size_hint(catalog: Catalog, frag: Fragment) -> float:
+    """``estimate`` for ordering fragments by size: -1 when unknown."""
+    e = estimate(catalog, frag)
+    return -1.0 if e is None else e
+
+
+def build_side(catalog: Catalog, a: Fragment, b: Fragment) -> bool:
     """Is ``a`` the likely smaller side of a join with ``b``?"""
-    ea, eb = _estimate(catalog, a), _estimate(catalog, b)
+    ea, eb = estimate(catalog, a), estimate(catalog, b)
     if ea is not None and eb is not None:
         return ea * 4 <= eb
     return _selective(a) and not _selective(b)
@@ -83,7 +89,7 @@ def probes(catalog: Catalog, plan: Plan) -> dict[str, tuple[Fragment, list[Edge]
             continue
         if p.source_type in FILE_SOURCES and p.pushed.filters:
             continue
-        if _build_side(catalog, b, p):
+        if build_side(catalog, b, p):
             waiting.setdefault(p.id, []).append(e)
     # a build that is itself reduced would need a third wave: keep two
     out: dict[str, tuple[Fragment, list[Edge]]] = {}
@@ -116,7 +122,7 @@ def late_rank(catalog: Catalog, plan: Plan) -> dict[str, tuple[float, int, str]]
     only for partners ranked before it, so the waits never form a cycle."""
     out = {}
     for f in plan.fragments:
-        est = _estimate(catalog, f)
+        est = estimate(catalog, f)
         out[f.id] = (est if est is not None else float("inf"), 0 if _selective(f) else 1, f.id)
     return out
 

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Union
 
 from sqlglot import exp
 
+from federation.dynamic import size_hint
 from federation.rules import in_scope
 
 if TYPE_CHECKING:
@@ -445,7 +446,7 @@ def partitioning(plan: Plan, catalog: Catalog | None = None) -> Partitioning | N
     for fid in used:
         seen = sorted(probe.demands.get(fid, {}).values(), key=lambda v: -v[1])
         cands[fid] = [e for e, _ in seen] + [None]
-    sizes = {f.id: _estimate(catalog, f) if catalog is not None else 0.0 for f in plan.fragments}
+    sizes = {f.id: size_hint(catalog, f) if catalog is not None else 0.0 for f in plan.fragments}
     order = sorted(used)
     if len(order) <= 8:
         subsets = [s for n in range(len(order), 0, -1) for s in itertools.combinations(order, n)]
@@ -471,10 +472,3 @@ def partitioning(plan: Plan, catalog: Catalog | None = None) -> Partitioning | N
                 broadcast_ctes=tuple(n for n, part in a.cte_parts.items() if not part),
                 broadcast_subqueries=tuple(s for s, part in a.subqueries if not part), query=q)
     return None
-
-
-def _estimate(catalog: Catalog, frag: Fragment) -> float:
-    from federation.dynamic import _estimate as estimate
-
-    e = estimate(catalog, frag)
-    return -1.0 if e is None else e

@@ -305,14 +305,14 @@ def _spill_fragment(catalog: Catalog, frag: Fragment, key: Key, spill_folder: st
 def _reductions(catalog: Catalog, plan: Plan, found: Partitioning) -> dict[str, _Reduce]:
     """Partitioned inputs to reduce by a likely-smaller join partner's keys, as the
     whole run's dynamic filtering would (two waves: a build is never reduced itself)."""
-    from federation.dynamic import _build_side
+    from federation.dynamic import build_side
     from federation.rules.dynamic_filter import find_edges
 
     by_id = {f.id: f for f in plan.fragments}
     out: dict[str, _Reduce] = {}
     for e in find_edges(plan.residual):
         if e.probe in found.keys and e.probe not in out and e.build in by_id and \
-                _build_side(catalog, by_id[e.build], by_id[e.probe]):
+                build_side(catalog, by_id[e.build], by_id[e.probe]):
             out[e.probe] = _Reduce(e.probe_column, e.build, e.build_column)
     return {p: r for p, r in out.items() if r.build not in out}
 

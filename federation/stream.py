@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
+from federation.dynamic import size_hint
 from federation.rules import in_scope
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ def streamable(plan: Plan, catalog: Catalog) -> tuple[Fragment, exp.Select] | No
                 continue  # the preserved side of an outer join cannot be cut into batches
             if pos == 0 and any((j.side or "").upper() in ("RIGHT", "FULL") for j in q.args.get("joins") or []):
                 continue
-            size = _estimate(catalog, frag)
+            size = size_hint(catalog, frag)
             if best is None or size > best[0]:
                 best = (size, frag)
     return (best[1], q) if best is not None else None
@@ -85,11 +86,6 @@ def _only_through(q: exp.Select, item: str, frag: str, defs: dict[str, exp.Expre
     return item == frag or (len(readers) == len(chain) and item in chain)
 
 
-def _estimate(catalog: Catalog, frag: Fragment) -> float:
-    from federation.dynamic import _estimate as estimate
-
-    e = estimate(catalog, frag)
-    return -1.0 if e is None else e
 
 
 def stream(catalog: Catalog, plan: Plan, stats: RunStats | None = None) -> pa.RecordBatchReader | None:
